@@ -1,0 +1,24 @@
+# Install rules: headers, the library, an exported CMake package (tandem::tandem with a
+# version file) and a pkg-config file.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+install(TARGETS tandem EXPORT tandemTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(DIRECTORY include/tandem DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT tandemTargets NAMESPACE tandem::
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tandem)
+
+configure_package_config_file(cmake/tandemConfig.cmake.in
+  ${CMAKE_CURRENT_BINARY_DIR}/tandemConfig.cmake
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tandem)
+write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/tandemConfigVersion.cmake
+  VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/tandemConfig.cmake
+              ${CMAKE_CURRENT_BINARY_DIR}/tandemConfigVersion.cmake
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tandem)
+
+configure_file(cmake/tandem.pc.in ${CMAKE_CURRENT_BINARY_DIR}/tandem.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/tandem.pc
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -1,0 +1,24 @@
+// Validation of user-supplied timeouts, with Python's messages (python-semantics.md §0.1).
+#pragma once
+
+#include <cmath>
+
+#include "tandem/detail/wait.hpp"
+#include "tandem/errors.hpp"
+
+namespace tandem::detail {
+
+/// Throws ValueError(message) when `timeout` is negative or NaN; returns its deadline.
+inline Deadline checked_deadline(duration timeout,
+                                 const char* message = "timeout value must be a non-negative number") {
+  if (!(timeout.count() >= 0)) throw ValueError(message);
+  return Deadline::after(timeout);
+}
+
+/// A negative timeout counts as 0 (Thread.join, Event.wait, Condition.wait...): Python clamps.
+inline Deadline clamped_deadline(duration timeout) noexcept {
+  if (std::isnan(timeout.count()) || timeout.count() < 0) timeout = duration(0);
+  return Deadline::after(timeout);
+}
+
+}  // namespace tandem::detail

@@ -1,0 +1,128 @@
+// <tandem/errors.hpp> — the exception types of tandem, one per Python exception.
+//
+// Every type derives from tandem::Error, which is a std::runtime_error, so `catch (const
+// std::exception&)` sees them all and `what()` carries the message Python would print.
+//
+// Python → C++:
+//   RuntimeError (threading misuse, ThreadError)   tandem::RuntimeError
+//   ValueError                                     tandem::ValueError
+//   TimeoutError (builtin, 3.11+)                  tandem::TimeoutError
+//   queue.Empty / queue.Full / queue.ShutDown      tandem::Empty / Full / ShutDown
+//   concurrent.futures.CancelledError              tandem::CancelledError
+//   concurrent.futures.InvalidStateError           tandem::InvalidStateError
+//   threading.BrokenBarrierError (a RuntimeError)  tandem::BrokenBarrierError
+//   concurrent.futures.BrokenExecutor (RuntimeErr.) tandem::BrokenExecutor
+//     → BrokenThreadPool, BrokenProcessPool → WorkerDied
+//   an exception raised in another process         tandem::RemoteError
+//
+// Where Python's hierarchy says "X is a RuntimeError" the C++ type derives from
+// tandem::RuntimeError too, so catching the base works the same way in both languages.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace tandem {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class RuntimeError : public Error {
+ public:
+  using Error::Error;
+};
+
+class ValueError : public Error {
+ public:
+  using Error::Error;
+};
+
+class TimeoutError : public Error {
+ public:
+  using Error::Error;
+  TimeoutError() : Error("timed out") {}
+};
+
+/// queue.Empty: a non-blocking or timed get found nothing.
+class Empty : public Error {
+ public:
+  using Error::Error;
+  Empty() : Error("queue is empty") {}
+};
+
+/// queue.Full: a non-blocking or timed put found no room.
+class Full : public Error {
+ public:
+  using Error::Error;
+  Full() : Error("queue is full") {}
+};
+
+/// queue.ShutDown (3.13): put after shutdown(), or get on a shut-down queue with nothing left.
+class ShutDown : public Error {
+ public:
+  using Error::Error;
+  ShutDown() : Error("queue is shut down") {}
+};
+
+class CancelledError : public Error {
+ public:
+  using Error::Error;
+  CancelledError() : Error("future was cancelled") {}
+};
+
+class InvalidStateError : public Error {
+ public:
+  using Error::Error;
+};
+
+class BrokenBarrierError : public RuntimeError {
+ public:
+  using RuntimeError::RuntimeError;
+  BrokenBarrierError() : RuntimeError("barrier is broken") {}
+};
+
+class BrokenExecutor : public RuntimeError {
+ public:
+  using RuntimeError::RuntimeError;
+};
+
+class BrokenThreadPool : public BrokenExecutor {
+ public:
+  using BrokenExecutor::BrokenExecutor;
+};
+
+class BrokenProcessPool : public BrokenExecutor {
+ public:
+  using BrokenExecutor::BrokenExecutor;
+};
+
+/// A process-pool worker died while running a task: carries its pid and how it ended.
+class WorkerDied : public BrokenProcessPool {
+ public:
+  WorkerDied(std::string what, int pid, int exit_code, int signal)
+      : BrokenProcessPool(std::move(what)), pid_(pid), exit_code_(exit_code), signal_(signal) {}
+  int pid() const noexcept { return pid_; }
+  /// The exit status when the worker exited, -1 when it was killed by a signal.
+  int exit_code() const noexcept { return exit_code_; }
+  /// The signal that killed the worker, 0 when it exited.
+  int signal() const noexcept { return signal_; }
+
+ private:
+  int pid_, exit_code_, signal_;
+};
+
+/// An exception thrown in another process whose type has no C++ equivalent here:
+/// carries the original type name and message.
+class RemoteError : public Error {
+ public:
+  RemoteError(std::string type_name, const std::string& message)
+      : Error(type_name + ": " + message), type_name_(std::move(type_name)) {}
+  const std::string& type_name() const noexcept { return type_name_; }
+
+ private:
+  std::string type_name_;
+};
+
+}  // namespace tandem

@@ -1,0 +1,1 @@
+// tandem::Thread — compiled part (see <tandem/threading/thread.hpp>).
