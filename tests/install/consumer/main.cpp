@@ -1,0 +1,24 @@
+// Uses the installed headers and library: a Lock and the waiting layer.
+#include <tandem/threading/lock.hpp>
+
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+int main() {
+  tandem::Lock lock;
+  long n = 0;
+  std::thread t([&] {
+    for (int i = 0; i < 1000; ++i) {
+      std::lock_guard g(lock);
+      ++n;
+    }
+  });
+  for (int i = 0; i < 1000; ++i) {
+    std::lock_guard g(lock);
+    ++n;
+  }
+  t.join();
+  std::printf("consumer ok %ld\n", n);
+  return n == 2000 ? 0 : 1;
+}
