@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Runs tandem_compare and bench/python/workloads.py in interleaved rounds and prints, per
+workload, each contender's median, its spread, tandem's speed relative to it, and the
+target from the issue (ANCHORS.md explains why only side-by-side ratios count here).
+
+    compare.py --compare build/release/bench/tandem_compare [--rounds 7] [--scale 1]
+               [--py-scale 1] [--only WORKLOAD] [--markdown FILE] [--raw FILE]
+
+Round r runs every C++ contender once (tandem_compare rotates their order by r) and every
+Python workload once, alternating which of the two goes first, so that a slow phase of this
+shared machine hits all contenders alike. "tandem x" is tandem's speed divided by the
+contender's (throughput ratio, or inverse round-trip ratio): above 1 tandem is faster.
+"""
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PY_WORKLOADS = os.path.join(HERE, "..", "python", "workloads.py")
+
+# (workload, contender) -> (minimum "tandem x", how the issue states it)
+TARGETS = {
+    ("lock", "std::mutex"): (1.0, ">= 1.0x"),
+    ("event", "raw futex"): (1 / 1.2, "rt <= 1.2x"),
+    ("queue", "moodycamel::BlockingConcurrentQueue"): (1.0, ">= 1.0x"),
+    ("queue", "tbb::concurrent_bounded_queue"): (1.0, ">= 1.0x"),
+    ("queue", "mutex+condvar+deque"): (1.0, ">= 1.0x"),
+}
+PYTHON_TARGET = (100.0, ">= 100x")
+LOWER_IS_BETTER = {"us/rt"}
+
+
+def run_lines(cmd):
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
+    for line in out.splitlines():
+        if line.startswith("R\t"):
+            _, workload, contender, value, unit = line.split("\t")
+            yield workload, contender, float(value), unit
+
+
+def fmt(value, unit):
+    if unit in LOWER_IS_BETTER:
+        return f"{value:.2f} {unit}"
+    for div, suffix in ((1e6, "M"), (1e3, "k")):
+        if value >= div:
+            return f"{value / div:.2f} {suffix}{unit}"
+    return f"{value:.0f} {unit}"
+
+
+def machine():
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPUs ({model}), {platform.system()} {platform.release()}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--compare", required=True, help="path of the tandem_compare binary")
+    ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--py-scale", type=float, default=1.0)
+    ap.add_argument("--only")
+    ap.add_argument("--no-python", action="store_true")
+    ap.add_argument("--markdown", help="also write the table as Markdown to this file")
+    ap.add_argument("--raw", help="also write every measurement (TSV) to this file")
+    args = ap.parse_args()
+
+    only = ["--only", args.only] if args.only else []
+    samples, units, order = {}, {}, []
+    started = datetime.datetime.now()
+    for r in range(args.rounds):
+        cpp = [args.compare, "--rounds", "1", "--first-round", str(r),
+               "--scale", str(args.scale)] + only
+        py = [args.python, PY_WORKLOADS, "--scale", str(args.py_scale)] + only
+        cmds = [cpp] if args.no_python else ([cpp, py] if r % 2 == 0 else [py, cpp])
+        for cmd in cmds:
+            for workload, contender, value, unit in run_lines(cmd):
+                key = (workload, contender)
+                if key not in samples:
+                    samples[key] = []
+                    order.append(key)
+                samples[key].append(value)
+                units[key] = unit
+        print(f"  round {r + 1}/{args.rounds} done ({(datetime.datetime.now() - started).seconds} s)",
+              file=sys.stderr, flush=True)
+
+    header = ["workload", "contender", "median", "min - max", "tandem x", "target", "met"]
+    rows = []
+    for workload in sorted({w for w, _ in order}):
+        keys = sorted((k for k in order if k[0] == workload),
+                      key=lambda k: (not k[1].startswith("tandem::"), k[1].startswith("python"),
+                                     order.index(k)))
+        tandem = next((k for k in keys if k[1].startswith("tandem::")), None)
+        if tandem is None:
+            rows.append([workload, "tandem (not built: header missing)", "", "", "", "", ""])
+        t_med = statistics.median(samples[tandem]) if tandem else None
+        for key in keys:
+            vals, unit = samples[key], units[key]
+            med = statistics.median(vals)
+            ratio, target, met = "", "", ""
+            if tandem and key != tandem:
+                x = (med / t_med) if unit in LOWER_IS_BETTER else (t_med / med)
+                ratio = f"{x:.2f}x"
+                goal = PYTHON_TARGET if key[1].startswith("python") else TARGETS.get(key)
+                if goal:
+                    target, met = goal[1], ("yes" if x >= goal[0] else "NO")
+            rows.append([workload, key[1], fmt(med, unit),
+                         f"{fmt(min(vals), unit)} - {fmt(max(vals), unit)}", ratio, target, met])
+
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    line = "  ".join("{:<%d}" % w for w in widths)
+    print(f"\ntandem vs peers: {args.rounds} rounds, medians; {machine()}; "
+          f"{started:%Y-%m-%d %H:%M}")
+    print(line.format(*header))
+    print(line.format(*["-" * w for w in widths]))
+    for r in rows:
+        print(line.format(*r))
+    print("tandem x: tandem's speed / the contender's (throughput ratio, or inverse round-trip"
+          " ratio); > 1 means tandem is faster.")
+
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write("| " + " | ".join(header) + " |\n")
+            f.write("|" + "---|" * len(header) + "\n")
+            for r in rows:
+                f.write("| " + " | ".join(str(c) for c in r) + " |\n")
+    if args.raw:
+        with open(args.raw, "w") as f:
+            for key in order:
+                for i, v in enumerate(samples[key]):
+                    f.write(f"{key[0]}\t{key[1]}\t{i}\t{v:.6g}\t{units[key]}\n")
+
+
+if __name__ == "__main__":
+    main()
