@@ -1,0 +1,97 @@
+// tandem::Event — threading.Event (python-semantics.md §6, §0.2).
+//
+// Guarantees
+//  * set() wakes every thread blocked in wait(); wait() returns true at once when the flag
+//    is set, true after a set() that happened while it waited, and false only when its
+//    timeout expired.
+//  * A waiter woken by set() returns true even if clear() ran before it was scheduled
+//    (gh-57711, lock_tests.EventTests.test_set_and_clear): the waiter looks at a set
+//    *generation*, not at the flag.
+//  * No spurious wake-ups are visible: wait() never returns true without a set().
+// Memory ordering: set() is a release and a wait() that returns true is an acquire, so
+//  whatever the setter wrote before set() is visible after wait() returns true (also when
+//  is_set() returns true).
+// Cost: set() on an already set Event is one load; set() with nobody waiting is one RMW
+//  and one load — no system call (a waiter count tells whether anybody sleeps). clear() is
+//  one RMW. wait() on a set Event is one load. A waiter spins briefly (bounded) before it
+//  sleeps in futex(2), which keeps a ping-pong between two running threads off the kernel.
+// Layout: two 32-bit words and no pointers — state = (generation << 1) | flag, and the
+//  waiter count — so an Event constructed with Scope::shared works in shared memory
+//  (multiprocessing.Event). The generation is 31 bits: a waiter would misread "no set"
+//  only if exactly 2^31 set() calls happened while it was descheduled between two loads.
+// Differences from Python: none in behaviour; a timeout is a std::chrono duration and a
+//  negative one counts as 0, as in Python.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+#include "tandem/detail/timeout.hpp"
+#include "tandem/detail/wait.hpp"
+
+namespace tandem {
+namespace detail {
+struct SyncTestPeer;  // defined by the tests only: lets them see how many threads sleep
+}  // namespace detail
+
+class Event {
+ public:
+  Event() noexcept = default;
+  /// Scope::shared: the Event may be placed in memory shared between processes.
+  explicit Event(detail::Scope scope) noexcept : scope_(scope) {}
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+
+  bool is_set() const noexcept { return (state_.load(std::memory_order_acquire) & 1u) != 0; }
+
+  /// Sets the flag and wakes every waiter. Setting a set Event does nothing.
+  void set() noexcept {
+    // Acquire: setting an already set Event still synchronises with the setter that set it.
+    std::uint32_t s = state_.load(std::memory_order_acquire);
+    do {
+      if (s & 1u) return;
+      // Flag 0 → 1 and generation + 1 in one addition: (g << 1 | 0) + 3 == ((g + 1) << 1 | 1).
+    } while (!state_.compare_exchange_weak(s, s + 3u, std::memory_order_seq_cst,
+                                           std::memory_order_acquire));
+    // Dekker with wait(): the waiter bumps waiters_ then reads state_; we changed state_ and
+    // now read waiters_ (all seq_cst), so one of us sees the other.
+    if (waiters_.load(std::memory_order_seq_cst) != 0) detail::futex_wake_all(state_, scope_);
+  }
+
+  /// Clears the flag; threads that were already woken by set() still return true.
+  void clear() noexcept { state_.fetch_and(~1u, std::memory_order_relaxed); }
+
+  /// Blocks until the flag is set. Always returns true.
+  bool wait() noexcept { return wait_until(detail::Deadline::never()); }
+  /// Blocks at most `timeout` (negative counts as 0); false when it expired first.
+  bool wait(duration timeout) noexcept { return wait_until(detail::clamped_deadline(timeout)); }
+
+ private:
+  friend struct detail::SyncTestPeer;
+
+  bool wait_until(detail::Deadline deadline) noexcept {
+    const std::uint32_t seen = state_.load(std::memory_order_acquire);
+    if (seen & 1u) return true;
+    // While the flag is 0 only set() changes state_ (clear() of a cleared flag is a no-op
+    // at the bit level), so any change from `seen` means a set() happened.
+    auto changed = [&] { return state_.load(std::memory_order_acquire) != seen; };
+    if (detail::spin_briefly(changed)) return true;
+    waiters_.fetch_add(1, std::memory_order_seq_cst);
+    bool result = true;
+    while (state_.load(std::memory_order_seq_cst) == seen) {
+      if (!detail::futex_wait(state_, seen, deadline, scope_) && deadline.expired()) {
+        result = changed();
+        break;
+      }
+    }
+    waiters_.fetch_sub(1, std::memory_order_relaxed);
+    return result;
+  }
+
+  std::atomic<std::uint32_t> state_{0};
+  std::atomic<std::uint32_t> waiters_{0};
+  detail::Scope scope_ = detail::Scope::local;
+};
+
+}  // namespace tandem
