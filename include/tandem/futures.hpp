@@ -1,0 +1,13 @@
+// <tandem/futures.hpp> — Python's `concurrent.futures` for C++ (python-semantics.md §15–§19).
+//
+//   concurrent.futures.Future              tandem::Future<T>            <tandem/futures/future.hpp>
+//   wait / as_completed / FIRST_COMPLETED  tandem::wait / as_completed / ReturnWhen
+//                                                                       <tandem/futures/wait.hpp>
+//   ThreadPoolExecutor                     tandem::ThreadPoolExecutor   <tandem/futures/thread_pool.hpp>
+//   (beyond Python) a progress bar         tandem::progress(range)      <tandem/futures/progress.hpp>
+//   CancelledError, InvalidStateError, TimeoutError, BrokenThreadPool   <tandem/errors.hpp>
+#pragma once
+
+#include "tandem/errors.hpp"
+#include "tandem/futures/future.hpp"
+#include "tandem/futures/wait.hpp"
