@@ -11,11 +11,7 @@
 
 #include "compare/harness.hpp"
 #include "peers/raw_futex.hpp"
-
-#if __has_include("tandem/threading/event.hpp")
 #include "tandem/threading/event.hpp"
-#define TANDEM_BENCH_HAVE_EVENT 1
-#endif
 
 namespace tandem_bench {
 namespace {
@@ -40,7 +36,6 @@ double ping_pong(const Sizes& s, A a_side, B b_side) {
   return seconds_since(t0) * 1e6 / static_cast<double>(n);
 }
 
-#ifdef TANDEM_BENCH_HAVE_EVENT
 const Register tandem_event("event", "tandem::Event", "us/rt", [](const Sizes& s) {
   tandem::Event ping, pong;
   return ping_pong(
@@ -56,7 +51,6 @@ const Register tandem_event("event", "tandem::Event", "us/rt", [](const Sizes& s
         pong.set();
       });
 });
-#endif
 
 const Register raw_futex("event", "raw futex", "us/rt", [](const Sizes& s) {
   RawFutexFlag ping, pong;

@@ -9,8 +9,6 @@
 
 #include "peers/raw_futex.hpp"
 #include "ping_pong.hpp"
-
-#if __has_include("tandem/threading/event.hpp")
 #include "tandem/threading/event.hpp"
 
 namespace {
@@ -82,10 +80,6 @@ void BM_PingPong_Event(benchmark::State& state) {
 }
 BENCHMARK(BM_PingPong_Event)->UseRealTime();
 
-}  // namespace
-#endif
-
-namespace {
 
 struct SemaphoreFlag {
   std::binary_semaphore s{0};
