@@ -1,12 +1,14 @@
 // tandem_compare — tandem against its C++ peers, side by side, in one process.
 //
-//   tandem_compare [--rounds R] [--first-round K] [--scale X] [--only WORKLOAD] [--list]
+//   tandem_compare [--rounds R] [--first-round K] [--scale X] [--only WORKLOAD]
+//                  [--contender SUBSTRING] [--list]
 //
 // Runs every contender of every workload once per round; round r starts with contender
 // (r mod n) of each workload, so the order rotates and slow phases of a noisy machine fall
 // on all contenders alike. Before the first round each contender runs once at 1/20 size,
 // untimed (page faults, thread stacks, lazy binding). Prints "R\tworkload\tcontender\tvalue\t
 // unit" lines (see harness.hpp); bench/compare/compare.py (scripts/bench) makes the table.
+// --contender keeps the contenders whose name contains SUBSTRING (for strace, valgrind).
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -21,7 +23,7 @@ namespace {
 [[noreturn]] void usage() {
   std::fprintf(stderr,
                "usage: tandem_compare [--rounds R] [--first-round K] [--scale X] "
-               "[--only WORKLOAD] [--list]\n");
+               "[--only WORKLOAD] [--contender SUBSTRING] [--list]\n");
   std::exit(64);
 }
 
@@ -31,7 +33,7 @@ int main(int argc, char** argv) {
   using namespace tandem_bench;
   int rounds = 1, first_round = 0;
   Sizes sizes;
-  std::string only;
+  std::string only, contender;
   bool list = false;
   for (int i = 1; i < argc; ++i) {
     auto arg = [&] {
@@ -42,6 +44,7 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--first-round")) first_round = std::atoi(arg());
     else if (!std::strcmp(argv[i], "--scale")) sizes.scale = std::atof(arg());
     else if (!std::strcmp(argv[i], "--only")) only = arg();
+    else if (!std::strcmp(argv[i], "--contender")) contender = arg();
     else if (!std::strcmp(argv[i], "--list")) list = true;
     else usage();
   }
@@ -50,7 +53,9 @@ int main(int argc, char** argv) {
   // Workloads in registration-independent order, contenders in registration order.
   std::map<std::string, std::vector<const Contender*>> workloads;
   for (const auto& c : registry())
-    if (only.empty() || c.workload == only) workloads[c.workload].push_back(&c);
+    if ((only.empty() || c.workload == only) &&
+        (contender.empty() || c.name.find(contender) != std::string::npos))
+      workloads[c.workload].push_back(&c);
   if (list) {
     for (auto& [w, cs] : workloads)
       for (auto* c : cs) std::printf("%s\t%s\t%s\n", w.c_str(), c->name.c_str(), c->unit.c_str());
