@@ -94,6 +94,7 @@ static void check_contended(bool multirelease) {
     std::lock_guard g(mu);
     return results.size();
   };
+  std::atomic<std::uint32_t> finished{0};
   std::vector<std::thread> ts;
   for (int i = 0; i < N; ++i)
     ts.emplace_back([&] {
@@ -101,10 +102,11 @@ static void check_contended(bool multirelease) {
       record();
       sem.acquire();
       record();
+      ++finished;
     });
   wait_until([&] { return count() >= 6; });
-  // Every thread now sleeps in its first or second acquire: nobody got a 7th unit.
-  wait_until([&] { return tandem::detail::SyncTestPeer::sleepers(sem) == N; });
+  // Every thread has now finished or sleeps in an acquire: nobody got a 7th unit.
+  wait_until([&] { return tandem::detail::SyncTestPeer::sleepers(sem) + finished.load() == N; });
   {
     std::lock_guard g(mu);
     EXPECT_EQ(results, std::vector<int>(6, 0));
