@@ -11,3 +11,4 @@
 #include "tandem/errors.hpp"
 #include "tandem/futures/future.hpp"
 #include "tandem/futures/wait.hpp"
+#include "tandem/futures/thread_pool.hpp"

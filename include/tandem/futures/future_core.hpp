@@ -57,6 +57,14 @@ struct WaitHelper {
 };
 inline thread_local WaitHelper* t_wait_helper = nullptr;
 
+/// What an executor's worker wants to hear from a running task (see run_task).
+struct TaskHooks {
+  virtual void finishing() noexcept = 0;
+
+ protected:
+  ~TaskHooks() = default;
+};
+
 /// Python logs "exception calling callback for <Future ...>" and carries on; so do we.
 inline void report_callback_exception(const void* future, std::exception_ptr e) noexcept {
   const char* what = "unknown exception";
@@ -89,10 +97,10 @@ class FutureCore {
   FutureCore& operator=(const FutureCore&) = delete;
   virtual ~FutureCore() = default;
 
-  /// Executor hook: run the task this state belongs to and complete it. `busy` (may be
-  /// null) is cleared after the user function returns and before the future completes, so
-  /// whoever sees the result also sees the worker idle again.
-  virtual void run_task(std::atomic<std::uint32_t>* /*busy*/) noexcept {}
+  /// Executor hook: run the task this state belongs to and complete it, calling
+  /// hooks->finishing() (when not null) after the user function returns and before the
+  /// future completes — so whoever sees the result also sees the worker idle again.
+  virtual void run_task(TaskHooks* /*hooks*/) noexcept {}
 
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {

@@ -185,7 +185,7 @@ class AsCompleted {
     }
     void operator++(int) { ++*this; }
     friend bool operator==(const iterator& it, std::default_sentinel_t) {
-      return !it.r_->current_;
+      return it.r_->exhausted();
     }
 
    private:
@@ -197,6 +197,7 @@ class AsCompleted {
     return iterator(this);
   }
   std::default_sentinel_t end() const noexcept { return {}; }
+  bool exhausted() const noexcept { return !current_; }
 
  private:
   struct Pending {

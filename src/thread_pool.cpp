@@ -1,0 +1,373 @@
+// The ThreadPoolExecutor scheduler (see <tandem/futures/pool_scheduler.hpp> for the design).
+#include <pthread.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+#include "tandem/futures/pool_scheduler.hpp"
+
+namespace tandem::detail {
+namespace {
+
+std::atomic<std::uint64_t> g_pool_ids{1};
+std::atomic<std::uint32_t> g_unnamed_pools{0};
+
+// The slot a thread last submitted to, keyed by pool id (ids are never reused, so a new
+// pool at a dead pool's address never matches).
+struct SubmitCache {
+  std::uint64_t pool_id = 0;
+  void* slot = nullptr;
+};
+thread_local SubmitCache t_submit_cache;
+thread_local char t_thread_token;  // its address identifies the thread
+thread_local std::size_t t_worker_index = 0;
+
+std::size_t default_workers() {
+  unsigned n = std::thread::hardware_concurrency();
+  if (n == 0) n = 1;
+  return std::min<std::size_t>(32, n + 4);
+}
+
+void cpu_relax(int n) noexcept {
+  for (int i = 0; i < n; ++i) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+  }
+}
+
+}  // namespace
+
+class PoolScheduler::Finishing final : public TaskHooks {
+ public:
+  Finishing(PoolScheduler& p, Slot& s) : p_(p), s_(s) {}
+  void finishing() noexcept override {
+    s_.busy.store(0, std::memory_order_release);
+    if (p_.nthreads_.load(std::memory_order_relaxed) < p_.max_workers_)
+      p_.idle_tokens_.fetch_add(1, std::memory_order_release);
+  }
+
+ private:
+  PoolScheduler& p_;
+  Slot& s_;
+};
+
+PoolScheduler::PoolScheduler(ThreadPoolOptions opts)
+    : id_(g_pool_ids.fetch_add(1, std::memory_order_relaxed)),
+      max_workers_(opts.max_workers == 0 ? default_workers() : opts.max_workers),
+      name_prefix_(opts.thread_name_prefix.empty()
+                       ? "ThreadPoolExecutor-" +
+                             std::to_string(g_unnamed_pools.fetch_add(1, std::memory_order_relaxed))
+                       : opts.thread_name_prefix),
+      initializer_(std::move(opts.initializer)),
+      slots_(std::make_unique<Slot[]>(max_workers_ + kExternalSlots + 1)),
+      overflow_(&slots_[max_workers_ + kExternalSlots]) {}
+
+PoolScheduler::~PoolScheduler() { shutdown(true, false); }
+
+std::size_t PoolScheduler::nslots() const noexcept {
+  return max_workers_ + n_external_.load(std::memory_order_acquire);
+}
+
+PoolScheduler::Slot* PoolScheduler::my_slot() {
+  if (t_submit_cache.pool_id == id_) return static_cast<Slot*>(t_submit_cache.slot);
+  Slot* found = nullptr;
+  if (t_wait_helper == this) {
+    found = &slots_[t_worker_index];
+  } else {
+    reg_mu_.lock();
+    std::size_t n = n_external_.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < n && !found; ++i)
+      if (slots_[max_workers_ + i].owner.load(std::memory_order_relaxed) == &t_thread_token)
+        found = &slots_[max_workers_ + i];
+    if (!found && n < kExternalSlots) {
+      found = &slots_[max_workers_ + n];
+      found->owner.store(&t_thread_token, std::memory_order_relaxed);
+      n_external_.store(n + 1, std::memory_order_release);
+    }
+    reg_mu_.unlock();
+    if (!found) found = overflow_;
+  }
+  t_submit_cache = SubmitCache{id_, found};
+  return found;
+}
+
+void PoolScheduler::enqueue(FutureCore* task) {
+  if (shutdown_.load(std::memory_order_relaxed)) {
+    task->release();
+    throw RuntimeError("cannot schedule new futures after shutdown");
+  }
+  if (broken_.load(std::memory_order_acquire)) {
+    task->release();
+    throw BrokenThreadPool(broken_reason_);
+  }
+  Slot* s = my_slot();
+  if (s == overflow_) {
+    overflow_mu_.lock();
+    if (shutdown_.load(std::memory_order_relaxed)) {
+      overflow_mu_.unlock();
+      task->release();
+      throw RuntimeError("cannot schedule new futures after shutdown");
+    }
+    s->dq.push(task);
+    s->pushed.store(s->pushed.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    overflow_mu_.unlock();
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  } else {
+    s->dq.push(task);
+    s->pushed.store(s->pushed.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (shutdown_.load(std::memory_order_relaxed)) {
+      // Take it back unless a worker already has it (then it runs).
+      if (s->dq.take() == task) {
+        s->pushed.store(s->pushed.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+        task->release();
+        throw RuntimeError("cannot schedule new futures after shutdown");
+      }
+    }
+  }
+  if (searching_.load(std::memory_order_relaxed) == 0 &&
+      sleepers_.load(std::memory_order_relaxed) != 0)
+    wake_one();
+  if (nthreads_.load(std::memory_order_relaxed) < max_workers_) maybe_spawn();
+}
+
+void PoolScheduler::wake_one() noexcept {
+  epoch_.fetch_add(1, std::memory_order_seq_cst);
+  futex_wake(epoch_, 1);
+}
+void PoolScheduler::wake_all() noexcept {
+  epoch_.fetch_add(1, std::memory_order_seq_cst);
+  futex_wake_all(epoch_);
+}
+
+void PoolScheduler::maybe_spawn() {
+  // Python: an idle worker absorbs one submit; otherwise start a thread if allowed.
+  std::int64_t tok = idle_tokens_.load(std::memory_order_acquire);
+  while (tok > 0) {
+    if (idle_tokens_.compare_exchange_weak(tok, tok - 1, std::memory_order_acq_rel)) return;
+  }
+  spawn_mu_.lock();
+  std::size_t n = nthreads_.load(std::memory_order_relaxed);
+  if (!joined_ && n < max_workers_) {
+    try {
+      threads_.emplace_back([this, n] { worker_main(n); });
+      nthreads_.store(n + 1, std::memory_order_release);
+    } catch (...) {
+      // No thread: the task stays queued for the workers that exist (or for shutdown).
+      if (n == 0) {
+        spawn_mu_.unlock();
+        throw;
+      }
+    }
+  }
+  spawn_mu_.unlock();
+}
+
+FutureCore* PoolScheduler::find_task(std::size_t self) {
+  if (self < max_workers_) {
+    if (FutureCore* t = slots_[self].dq.take()) return t;
+  }
+  std::size_t n = nslots();
+  for (std::size_t k = 1; k <= n; ++k) {
+    std::size_t i = (self + k) % n;
+    if (i == self) continue;
+    if (FutureCore* t = slots_[i].dq.steal()) return t;
+  }
+  if (FutureCore* t = overflow_->dq.steal()) return t;
+  return nullptr;
+}
+
+void PoolScheduler::fail_broken(FutureCore* t) {
+  try {
+    t->begin_set();
+  } catch (...) {
+    return;  // cancelled (or completed by hand): nothing to report
+  }
+  t->store_exception(std::make_exception_ptr(BrokenThreadPool(broken_reason_)));
+  t->end_set(true);
+}
+
+void PoolScheduler::run(std::size_t self, FutureCore* t) {
+  Slot& s = slots_[self];
+  s.busy.store(1, std::memory_order_relaxed);
+  if (broken_.load(std::memory_order_acquire)) {
+    s.busy.store(0, std::memory_order_relaxed);
+    fail_broken(t);
+  } else {
+    Finishing hooks(*this, s);
+    t->run_task(&hooks);
+  }
+  s.completed.store(s.completed.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  t->release();
+}
+
+void PoolScheduler::worker_main(std::size_t index) {
+  t_wait_helper = this;
+  t_worker_index = index;
+  t_submit_cache = SubmitCache{id_, &slots_[index]};
+  std::string name = name_prefix_ + "_" + std::to_string(index);
+  ::pthread_setname_np(::pthread_self(), name.substr(0, 15).c_str());
+  if (initializer_) {
+    try {
+      initializer_();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "Exception in initializer: %s\n", e.what());
+      // Only the first failure writes the reason; the flag is published after it.
+      spawn_mu_.lock();
+      if (!broken_.load(std::memory_order_relaxed)) {
+        broken_reason_ = "A thread initializer failed, the thread pool is not usable anymore";
+        broken_.store(true, std::memory_order_release);
+      }
+      spawn_mu_.unlock();
+    } catch (...) {
+      std::fprintf(stderr, "Exception in initializer\n");
+      spawn_mu_.lock();
+      if (!broken_.load(std::memory_order_relaxed)) {
+        broken_reason_ = "A thread initializer failed, the thread pool is not usable anymore";
+        broken_.store(true, std::memory_order_release);
+      }
+      spawn_mu_.unlock();
+    }
+  }
+  for (;;) {
+    FutureCore* t = find_task(index);
+    if (t) {
+      run(index, t);
+      continue;
+    }
+    searching_.fetch_add(1, std::memory_order_seq_cst);
+    for (int spin = 0; spin < 32 && !t; ++spin) {
+      cpu_relax(16);
+      t = find_task(index);
+    }
+    if (t) {
+      // The last searcher found work: there may be more, so pass the baton.
+      if (searching_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+          sleepers_.load(std::memory_order_seq_cst) != 0)
+        wake_one();
+      run(index, t);
+      continue;
+    }
+    sleepers_.fetch_add(1, std::memory_order_seq_cst);
+    std::uint32_t key = epoch_.load(std::memory_order_seq_cst);
+    searching_.fetch_sub(1, std::memory_order_seq_cst);
+    t = find_task(index);
+    if (!t && shutdown_.load(std::memory_order_seq_cst)) {
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      t = find_task(index);
+      if (!t) {
+        sleepers_.fetch_sub(1, std::memory_order_relaxed);
+        return;
+      }
+    }
+    if (!t) {
+      while (epoch_.load(std::memory_order_acquire) == key) futex_wait(epoch_, key);
+    }
+    sleepers_.fetch_sub(1, std::memory_order_relaxed);
+    if (t) run(index, t);
+  }
+}
+
+bool PoolScheduler::help_until(FutureCore& f, Deadline deadline) {
+  const std::size_t self = t_worker_index;
+  std::uint64_t cb = 0;
+  bool registered = false;
+  for (;;) {
+    if (f.done()) break;
+    if (FutureCore* t = find_task(self)) {
+      run(self, t);
+      slots_[self].busy.store(1, std::memory_order_relaxed);  // the outer task goes on
+      continue;
+    }
+    if (!registered) {
+      registered = true;
+      cb = f.try_add_callback([this](FutureCore&) { wake_all(); });
+      if (cb == 0) break;
+    }
+    sleepers_.fetch_add(1, std::memory_order_seq_cst);
+    std::uint32_t key = epoch_.load(std::memory_order_seq_cst);
+    FutureCore* t = f.done() ? nullptr : find_task(self);
+    if (f.done() || t) {
+      sleepers_.fetch_sub(1, std::memory_order_relaxed);
+      if (t) {
+        run(self, t);
+        slots_[self].busy.store(1, std::memory_order_relaxed);
+      }
+      continue;
+    }
+    bool in_time = true;
+    while (epoch_.load(std::memory_order_acquire) == key) {
+      if (!futex_wait(epoch_, key, deadline) && deadline.expired()) {
+        in_time = false;
+        break;
+      }
+    }
+    sleepers_.fetch_sub(1, std::memory_order_relaxed);
+    if (!in_time) break;
+  }
+  if (cb != 0) f.remove_callback(cb);
+  return f.done();
+}
+
+void PoolScheduler::shutdown(bool wait, bool cancel_futures) {
+  overflow_mu_.lock();
+  shutdown_.store(true, std::memory_order_seq_cst);
+  overflow_mu_.unlock();
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (cancel_futures) {
+    std::size_t n = nslots();
+    for (std::size_t i = 0; i <= n; ++i) {
+      Slot& s = i == n ? *overflow_ : slots_[i];
+      while (FutureCore* t = s.dq.steal()) {
+        t->cancel();
+        t->release();
+      }
+    }
+  }
+  wake_all();
+  if (!wait) return;
+  std::vector<std::thread> ts;
+  spawn_mu_.lock();
+  joined_ = true;
+  ts.swap(threads_);
+  spawn_mu_.unlock();
+  for (std::thread& t : ts) {
+    if (t.get_id() == std::this_thread::get_id()) {
+      t.detach();  // shutdown(wait=true) from inside a task: cannot join itself
+      continue;
+    }
+    t.join();
+  }
+  // Tasks accepted before shutdown whose submitter found no worker to start: run them here.
+  std::size_t n = nslots();
+  for (std::size_t i = 0; i <= n; ++i) {
+    Slot& s = i == n ? *overflow_ : slots_[i];
+    while (FutureCore* t = s.dq.steal()) {
+      if (broken_.load(std::memory_order_acquire))
+        fail_broken(t);
+      else
+        t->run_task(nullptr);
+      t->release();
+    }
+  }
+}
+
+PoolStats PoolScheduler::stats() const noexcept {
+  PoolStats st;
+  std::size_t n = nslots();
+  for (std::size_t i = 0; i <= n; ++i) {
+    const Slot& s = i == n ? *overflow_ : slots_[i];
+    st.submitted += s.pushed.load(std::memory_order_relaxed);
+    st.completed += s.completed.load(std::memory_order_relaxed);
+    st.queued += static_cast<std::uint64_t>(s.dq.size());
+    if (i < max_workers_) st.workers_busy += s.busy.load(std::memory_order_relaxed);
+  }
+  st.workers = nthreads_.load(std::memory_order_relaxed);
+  return st;
+}
+
+}  // namespace tandem::detail
