@@ -13,10 +13,7 @@
 #include "compare/harness.hpp"
 #include "peers/mutex_queue.hpp"
 
-#if __has_include("tandem/queue/queue.hpp")
 #include "tandem/queue/queue.hpp"
-#define TANDEM_BENCH_HAVE_QUEUE 1
-#endif
 #ifdef TANDEM_BENCH_HAVE_TBB
 #include <tbb/concurrent_queue.h>
 #endif
@@ -63,14 +60,12 @@ double two_by_two(const Sizes& s, const char* name, Put put, Get get, Done done,
   return static_cast<double>(n) / secs;
 }
 
-#ifdef TANDEM_BENCH_HAVE_QUEUE
 const Register tandem_queue("queue", "tandem::Queue", "items/s", [](const Sizes& s) {
   tandem::Queue<int> q(kCapacity);
   return two_by_two(
       s, "tandem::Queue", [&](int v) { q.put(v); }, [&] { return q.get(); },
       [&] { q.task_done(); }, [&] { q.join(); });
 });
-#endif
 
 const Register mutex_queue("queue", "mutex+condvar+deque", "items/s", [](const Sizes& s) {
   MutexQueue<int> q(kCapacity);

@@ -9,10 +9,7 @@
 
 #include "peers/mutex_queue.hpp"
 
-#if __has_include("tandem/queue/queue.hpp")
 #include "tandem/queue/queue.hpp"
-#define TANDEM_BENCH_HAVE_QUEUE 1
-#endif
 #ifdef TANDEM_BENCH_HAVE_TBB
 #include <tbb/concurrent_queue.h>
 #endif
@@ -25,7 +22,6 @@ namespace {
 using namespace std::chrono_literals;
 constexpr std::size_t kCapacity = 1024;
 
-#ifdef TANDEM_BENCH_HAVE_QUEUE
 void BM_Queue_PutGet(benchmark::State& state) {
   tandem::Queue<int> q(kCapacity);
   int v = 0;
@@ -91,7 +87,6 @@ void BM_Queue_Qsize(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(q.qsize());
 }
 BENCHMARK(BM_Queue_Qsize);
-#endif
 
 void BM_MutexQueue_PutGet(benchmark::State& state) {
   tandem_bench::MutexQueue<int> q(kCapacity);
