@@ -93,7 +93,7 @@ class Barrier {
   enum class State : std::uint32_t { filling, draining, resetting, broken };
 
   struct Guard {
-    explicit Guard(detail::FutexMutex& m) noexcept : m(m) { m.lock(); }
+    explicit Guard(detail::FutexMutex& mutex) noexcept : m(mutex) { m.lock(); }
     ~Guard() { m.unlock(); }
     detail::FutexMutex& m;
   };
