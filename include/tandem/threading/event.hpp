@@ -65,10 +65,16 @@ class Event {
   /// Blocks until the flag is set. Always returns true.
   bool wait() noexcept { return wait_until(detail::Deadline::never()); }
   /// Blocks at most `timeout` (negative counts as 0); false when it expired first.
-  bool wait(duration timeout) noexcept { return wait_until(detail::clamped_deadline(timeout)); }
+  bool wait(duration timeout) noexcept {
+    // Fast paths before reading the clock: a set flag, and a poll (timeout <= 0).
+    if (is_set()) return true;
+    if (!(timeout.count() > 0)) return false;
+    return wait_until(detail::Deadline::after(timeout));
+  }
 
  private:
   friend struct detail::SyncTestPeer;
+  static constexpr int kSpinRounds = 16;
 
   bool wait_until(detail::Deadline deadline) noexcept {
     const std::uint32_t seen = state_.load(std::memory_order_acquire);
@@ -76,7 +82,10 @@ class Event {
     // While the flag is 0 only set() changes state_ (clear() of a cleared flag is a no-op
     // at the bit level), so any change from `seen` means a set() happened.
     auto changed = [&] { return state_.load(std::memory_order_acquire) != seen; };
-    if (detail::spin_briefly(changed)) return true;
+    // A short spin only: it catches a setter that is running right now; against one that
+    // must first be scheduled it is wasted CPU on a loaded machine (measured: 16 rounds
+    // match a raw futex ping-pong, 64 and more fall behind it under load).
+    if (detail::spin_briefly(changed, kSpinRounds)) return true;
     waiters_.fetch_add(1, std::memory_order_seq_cst);
     bool result = true;
     while (state_.load(std::memory_order_seq_cst) == seen) {
