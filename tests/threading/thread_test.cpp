@@ -563,6 +563,55 @@ TEST(ExceptHook, SetReturnsPreviousAndRestores) {
   EXPECT_NE(default_output, custom_output);
 }
 
+// Fault: a detached daemon's Thread is gone when its run() throws: the hook gets no pointer.
+TEST(ExceptHook, DetachedDaemonHasNoThreadPointer) {
+  auto gate = std::make_shared<Gate>();
+  auto hooked = std::make_shared<Gate>();
+  auto seen_thread = std::make_shared<std::atomic<const tandem::Thread*>>(nullptr);
+  auto seen_name = std::make_shared<std::string>();
+  HookGuard guard([=](const tandem::ExceptHookArgs& args) {
+    seen_thread->store(args.thread);
+    *seen_name = args.name;
+    hooked->open();
+  });
+  {
+    tandem::Thread t(
+        [gate] {
+          gate->wait();
+          throw std::logic_error("late");
+        },
+        {.name = "orphan", .daemon = true});
+    t.start();
+    seen_thread->store(&t);  // must be overwritten with nullptr by the hook
+  }
+  gate->open();
+  hooked->wait();
+  EXPECT_EQ(seen_thread->load(), nullptr);
+  EXPECT_EQ(*seen_name, "orphan");
+}
+
+// Stress: threads fail while another thread keeps swapping the hook; every failure is
+// reported exactly once, by one of the hooks.
+TEST(ExceptHook, SwappingHooksWhileThreadsFail) {
+  std::atomic<int> reports{0};
+  auto counting = [&](const tandem::ExceptHookArgs&) { ++reports; };
+  HookGuard guard(counting);
+  std::atomic<bool> stop{false};
+  std::thread swapper([&] {
+    while (!stop.load()) tandem::set_excepthook(counting);
+  });
+  constexpr int kThreads = 64;
+  std::vector<std::unique_ptr<tandem::Thread>> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.push_back(std::make_unique<tandem::Thread>([] { throw std::runtime_error("x"); }));
+    threads.back()->start();
+  }
+  for (auto& t : threads) t->join();
+  stop = true;
+  swapper.join();
+  EXPECT_EQ(reports.load(), kThreads);
+}
+
 // time.sleep: lower bounds only; the stop-aware sleep returns early on request.
 TEST(Sleep, SleepsAtLeast) {
   auto t0 = std::chrono::steady_clock::now();
