@@ -59,13 +59,13 @@ class EventCount {
   void notify_one() noexcept { notify(1); }
   void notify_all() noexcept { notify(std::numeric_limits<int>::max()); }
   void notify(int n) noexcept {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    seq_cst_fence();
     if (waiters_.load(std::memory_order_seq_cst) == 0) return;
     epoch_.fetch_add(1, std::memory_order_seq_cst);
     futex_wake(epoch_, n, scope_);
   }
   bool has_waiters() const noexcept {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    seq_cst_fence();
     return waiters_.load(std::memory_order_seq_cst) != 0;
   }
 
