@@ -1,0 +1,243 @@
+// tandem::mp::Process — multiprocessing.Process (python-semantics.md §10), its cross-process
+// stop token, and the module functions init() / current_process_name() / sleep().
+//
+// Guarantees
+//  * start() fork()s: the child is a copy of the parent, so a target may be any callable —
+//    a lambda with captures, a functor, a subclass's run() using its members. start()
+//    returns once the child exists: is_alive() is true and pid() is set. A second start()
+//    throws RuntimeError("cannot start a process twice"), also after the child ended.
+//  * The child runs run() (the target, called as target() or target(StopToken)), flushes
+//    std::cout/std::cerr/std::clog and every C stdio stream, and leaves with _exit(code):
+//    it never returns into the parent's main(), and never runs the parent's atexit
+//    handlers or static destructors (a std::exit(n) the child calls itself still does).
+//  * exitcode(): nullopt before start() and while the child runs; then 0 after a normal
+//    return; 1 when run() throws — the exception is reported on the child's stderr as
+//    "Process NAME:\nTYPE: what()\n" (Python prints "Process NAME:" and a traceback); n
+//    when the child calls std::exit(n) / _exit(n); −N when a signal N killed it
+//    (terminate() → −15, kill() → −9, abort() → −6, a segfault → −11).
+//  * The death of the child is observed through a pidfd (pidfd_open, Linux ≥ 5.3):
+//    join(timeout) sleeps in ppoll(2) on it — 0% CPU, no polling loop, no SIGCHLD handler.
+//    The child is reaped (waitid(P_PIDFD)) exactly once, by join(), is_alive() or
+//    exitcode() — whichever first sees it dead — so no zombie outlives the object.
+//    join() may be called from several threads at once.
+//  * request_stop() sets a flag in a shared page mapped before fork(): the child's
+//    StopToken sees it at once and mp::sleep(d, token) wakes at once (futex(2) with
+//    Scope::shared on that page). This is the stop the seed's ch11_06 wanted: its parent
+//    set `self.running = False`, which the Python child — a copy — never saw.
+//  * daemon: a daemon child dies with its parent (prctl(PR_SET_PDEATHSIG, SIGKILL) set
+//    right after fork(), then a getppid() check closes the race with a parent that died
+//    during the fork). set_daemon() after start(): RuntimeError("process has already
+//    started"). A daemon process may not start processes of its own (as in Python:
+//    RuntimeError("daemonic processes are not allowed to have children")).
+//  * name(): "Process-N" by default, nested as "Process-1:2" in a child's children, as in
+//    Python. It is also the child's title: prctl(PR_SET_NAME) (15 bytes, what `ps` and
+//    `top` show as the command) and, when mp::init(argc, argv) was called, the argv area
+//    (what `ps -f` shows as the command line).
+//  * Using fork() while the process has more than one thread prints, once per process,
+//    "This process (pid=N) is multi-threaded, use of fork() may lead to deadlocks in the
+//    child." on stderr, like Python 3.12+ (only the forking thread exists in the child: a
+//    lock another thread held at fork() stays locked there forever).
+//  * Unflushed output is written before fork() (std::cout and C stdio are flushed), so
+//    the child can never print the parent's buffered text a second time.
+// Memory ordering: everything the parent did before start() is in the child's copy. The
+//  child's memory is its own: results come back only through shared memory (the stop page,
+//  mp::Value/Array, queues) or the exit code. What the child wrote to MAP_SHARED memory
+//  before exiting is visible to the parent once join() returns / join(timeout) returns true.
+// Cost: start() is one mmap (the stop page), one fork() and one pidfd_open; join() on a
+//  finished child is one poll and, once, a waitid.
+// Lifetime (the destructor; Python has no equivalent, it acts at interpreter exit):
+//  * a running non-daemon child: request_stop(), then join() — without a bound, as Python
+//    joins non-daemonic children at exit and as ~Thread does; a child that ignores its stop
+//    token keeps the parent waiting, so call terminate()/kill() first if that can happen;
+//  * a running daemon child: terminate() (SIGTERM, as Python's exit handler does to
+//    daemonic children), join(1 s), then kill() and join() if it is still there;
+//  * in both cases the child is reaped and the pidfd and the stop page are released.
+//  Unlike tandem::Thread, a subclass needs no destructor of its own: run() executes on the
+//  child's copy of the object, never on the parent's.
+// Differences from Python:
+//  * RuntimeError where Python asserts (python-semantics.md §0.3 table): "cannot start a
+//    process twice", "can only join a started process", "can only join a child process",
+//    "process has already started", "can only start a process object created by current
+//    process", "daemonic processes are not allowed to have children".
+//  * join() returns void; join(timeout) returns whether the child has finished. A negative
+//    timeout counts as 0.
+//  * pid() is 0 before start() (Python: None). terminate()/kill() before start() or after
+//    the child was reaped do nothing.
+//  * ProcessOptions.daemon defaults to false (Python inherits the creator's flag, which is
+//    false in every process allowed to create children, so the result is the same).
+//  * The default start method is fork (Python ≤ 3.13 on Linux; 3.14 uses forkserver).
+//    StartMethod::forkserver and ::spawn need the task-shipping layer (function identity +
+//    serialization): start() with them throws RuntimeError("start method 'spawn' is not
+//    supported yet for Process with a closure target").
+//  * PR_SET_PDEATHSIG fires when the *thread* that called start() ends, not only the
+//    process: start daemon processes from a thread that lives as long as they should
+//    (the main thread, typically).
+//  * If something else reaps the child (waitpid(-1) elsewhere, SIGCHLD set to SIG_IGN),
+//    its status is lost: exitcode() is then 255.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "tandem/detail/futex_mutex.hpp"
+#include "tandem/detail/wait.hpp"
+#include "tandem/errors.hpp"
+#include "tandem/multiprocessing/shm.hpp"
+
+namespace tandem::mp {
+
+/// multiprocessing start methods. Only fork is implemented so far (see above).
+enum class StartMethod { fork, forkserver, spawn };
+
+/// Optional first line of main(). Saves argv so that children can show their name as their
+/// command line in `ps`, and marks this process as the main process. It is also the place
+/// where the fork server will be started (while the process is still single-threaded) and
+/// where a spawned worker will take over, once StartMethod::forkserver / spawn exist.
+/// Calling it again (or never) is harmless.
+void init(int argc, char** argv);
+
+/// multiprocessing.current_process().name: "MainProcess", or the name of the Process whose
+/// child is running.
+std::string current_process_name();
+
+namespace detail {
+/// The page a Process shares with its child (a futex word in shared memory).
+struct ProcessShared {
+  std::atomic<std::uint32_t> stop{0};  // 1 once request_stop() was called
+};
+}  // namespace detail
+
+/// The child's view of request_stop(): a cross-process std::stop_token. Copyable and cheap.
+/// Valid in the child for the whole of run(); in the parent while the Process object lives.
+/// A default-constructed token never stops.
+class StopToken {
+ public:
+  StopToken() noexcept = default;
+  bool stop_requested() const noexcept {
+    return word_ != nullptr && word_->load(std::memory_order_acquire) != 0;
+  }
+  bool stop_possible() const noexcept { return word_ != nullptr; }
+
+ private:
+  friend class Process;
+  friend bool sleep(duration, StopToken);
+  explicit StopToken(std::atomic<std::uint32_t>* word) noexcept : word_(word) {}
+  std::atomic<std::uint32_t>* word_ = nullptr;
+};
+
+/// Sleeps for `d` unless a stop is requested on `token` first — in any process: the parent's
+/// request_stop() wakes the child at once. Returns true when it slept the whole time, false
+/// when a stop was (or had already been) requested. Negative `d`: ValueError("sleep length
+/// must be non-negative").
+bool sleep(duration d, StopToken token);
+
+struct ProcessOptions {
+  std::string name{};  // empty: "Process-N"
+  bool daemon = false;
+  StartMethod start_method = StartMethod::fork;
+};
+
+namespace detail {
+/// A type-erased target, called as target() or target(StopToken).
+struct ProcessTargetBase {
+  virtual ~ProcessTargetBase() = default;
+  virtual void call(StopToken token) = 0;
+};
+
+template <class F>
+struct ProcessTarget final : ProcessTargetBase {
+  explicit ProcessTarget(F f) : fn(std::move(f)) {}
+  void call(StopToken token) override {
+    if constexpr (std::is_invocable_v<F&, StopToken>)
+      std::invoke(fn, token);
+    else
+      std::invoke(fn);
+  }
+  F fn;
+};
+}  // namespace detail
+
+class Process {
+ public:
+  /// For subclasses that override run(). Name "Process-N", not a daemon, start method fork.
+  Process();
+  explicit Process(ProcessOptions options);
+  /// multiprocessing.Process(target=f): the child calls target() or target(StopToken).
+  template <class F>
+    requires(!std::is_same_v<std::decay_t<F>, ProcessOptions> &&
+             (std::is_invocable_v<std::decay_t<F>&> ||
+              std::is_invocable_v<std::decay_t<F>&, StopToken>))
+  explicit Process(F target, ProcessOptions options = {})
+      : Process(std::make_unique<detail::ProcessTarget<std::decay_t<F>>>(std::move(target)),
+                std::move(options)) {}
+
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  /// See "Lifetime" above.
+  virtual ~Process();
+
+  void start();
+  void join();
+  /// True when the child has finished (and is reaped). Negative: as 0.
+  bool join(duration timeout);
+  /// False before start(); reaps the child when it has exited. True in the child itself.
+  bool is_alive();
+  std::optional<int> exitcode();
+  /// The child's pid; 0 before start().
+  int pid() const noexcept { return pid_; }
+  std::string name() const;
+  /// Renames the object; inside the child, also renames the process (PR_SET_NAME, argv).
+  void set_name(std::string name);
+  bool daemon() const noexcept { return daemon_; }
+  void set_daemon(bool daemon);
+  StartMethod start_method() const noexcept { return start_method_; }
+
+  /// SIGTERM (Python's terminate()); nothing once the child has been reaped.
+  void terminate();
+  /// SIGKILL (Python's kill()); nothing once the child has been reaped.
+  void kill();
+
+  /// Sets the shared stop flag: the child's StopToken reports it and mp::sleep wakes.
+  void request_stop() noexcept;
+  /// The token request_stop() sets (the one run() should watch).
+  StopToken stop_token() const noexcept { return StopToken(&page_->stop); }
+
+ protected:
+  /// Calls the target (if any). Subclasses override it; it runs in the child.
+  virtual void run();
+
+ private:
+  Process(std::unique_ptr<detail::ProcessTargetBase> target, ProcessOptions options);
+  [[noreturn]] void child_main(int parent_pid) noexcept;
+  bool wait_exit(tandem::detail::Deadline deadline);
+  bool try_reap();
+  void reap_now();
+  void send_signal(int sig);
+  bool in_creator() const;
+
+  // Parent-side state machine in `phase_` (a local futex word): kNew → kStarting (start()
+  // won the CAS) → kRunning (pid_/pidfd_ set) → kReaped (exitcode_ set). The reaper is
+  // whoever swaps reaper_ 0 → 1 after seeing the pidfd readable.
+  std::atomic<std::uint32_t> phase_{0};
+  std::atomic<std::uint32_t> reaper_{0};
+  int pid_ = 0;
+  int pidfd_ = -1;
+  int exitcode_ = 0;  // valid once phase_ == kReaped
+  int creator_pid_;
+  mutable tandem::detail::FutexMutex name_mu_;
+  std::string name_;  // guarded by name_mu_
+  std::vector<int> identity_;  // Python's _identity: (1, 2) ⇒ "Process-1:2"
+  bool daemon_;
+  StartMethod start_method_;
+  std::unique_ptr<detail::ProcessTargetBase> target_;
+  detail::SharedPage<detail::ProcessShared> page_;
+};
+
+}  // namespace tandem::mp
