@@ -115,11 +115,11 @@ void PoolScheduler::enqueue(FutureCore* task) {
     s->dq.push(task);
     s->pushed.store(s->pushed.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     overflow_mu_.unlock();
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    seq_cst_fence();
   } else {
     s->dq.push(task);
     s->pushed.store(s->pushed.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    seq_cst_fence();
     if (shutdown_.load(std::memory_order_relaxed)) {
       // Take it back unless a worker already has it (then it runs).
       if (s->dq.take() == task) {
@@ -257,7 +257,7 @@ void PoolScheduler::worker_main(std::size_t index) {
     searching_.fetch_sub(1, std::memory_order_seq_cst);
     t = find_task(index);
     if (!t && shutdown_.load(std::memory_order_seq_cst)) {
-      std::atomic_thread_fence(std::memory_order_seq_cst);
+      seq_cst_fence();
       t = find_task(index);
       if (!t) {
         sleepers_.fetch_sub(1, std::memory_order_relaxed);
@@ -317,7 +317,7 @@ void PoolScheduler::shutdown(bool wait, bool cancel_futures) {
   overflow_mu_.lock();
   shutdown_.store(true, std::memory_order_seq_cst);
   overflow_mu_.unlock();
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  seq_cst_fence();
   if (cancel_futures) {
     std::size_t n = nslots();
     for (std::size_t i = 0; i <= n; ++i) {

@@ -17,6 +17,8 @@
 #include <memory>
 #include <vector>
 
+#include "tandem/detail/wait.hpp"  // seq_cst_fence
+
 namespace tandem::detail {
 
 template <class T>
@@ -43,7 +45,7 @@ class WorkDeque {
     std::int64_t b = bottom_.load(std::memory_order_relaxed) - 1;
     Array* a = array_.load(std::memory_order_relaxed);
     bottom_.store(b, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    seq_cst_fence();
     std::int64_t t = top_.load(std::memory_order_relaxed);
     if (t > b) {
       bottom_.store(b + 1, std::memory_order_relaxed);
@@ -62,7 +64,7 @@ class WorkDeque {
   /// Any thread: the oldest element, or nullptr when empty or when another thief won.
   T steal() {
     std::int64_t t = top_.load(std::memory_order_acquire);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    seq_cst_fence();
     std::int64_t b = bottom_.load(std::memory_order_acquire);
     if (t >= b) return nullptr;
     Array* a = array_.load(std::memory_order_acquire);
