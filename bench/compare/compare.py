@@ -67,6 +67,22 @@ def machine():
     return f"{os.cpu_count()} CPUs ({model}), {platform.system()} {platform.release()}"
 
 
+def commit():
+    try:
+        return subprocess.run(["git", "-C", HERE, "rev-parse", "--short", "HEAD"], check=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def load():
+    try:
+        return "/".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--compare", required=True, help="path of the tandem_compare binary")
@@ -83,6 +99,7 @@ def main():
     only = ["--only", args.only] if args.only else []
     samples, units, order = {}, {}, []
     started = datetime.datetime.now()
+    load_before = load()
     for r in range(args.rounds):
         cpp = [args.compare, "--rounds", "1", "--first-round", str(r),
                "--scale", str(args.scale)] + only
@@ -130,8 +147,8 @@ def main():
 
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
     line = "  ".join("{:<%d}" % w for w in widths)
-    print(f"\ntandem vs peers: {args.rounds} rounds, medians; {machine()}; "
-          f"{started:%Y-%m-%d %H:%M}")
+    print(f"\ntandem vs peers: {args.rounds} rounds, medians; commit {commit()}; {machine()}; "
+          f"{started:%Y-%m-%d %H:%M}; load average {load_before} before, {load()} after")
     print(line.format(*header))
     print(line.format(*["-" * w for w in widths]))
     for r in rows:
