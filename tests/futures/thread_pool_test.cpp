@@ -31,6 +31,22 @@ struct Gate {
   }
   void wait() { flag.wait(false); }
 };
+// A counting range [from, to) (to < 0: endless). Not std::views::iota: clang 14 cannot use
+// libstdc++ 12's ranges, and map() takes any begin()/end() range.
+struct Count {
+  struct It {
+    int v;
+    int operator*() const { return v; }
+    It& operator++() {
+      ++v;
+      return *this;
+    }
+    bool operator==(const It&) const = default;
+  };
+  int from = 0, to = -1;
+  It begin() const { return It{from}; }
+  It end() const { return It{to}; }
+};
 std::string thread_name() {
   char buf[32] = {};
   pthread_getname_np(pthread_self(), buf, sizeof buf);
@@ -65,11 +81,24 @@ TEST(ThreadPool, Map) {
   for (std::size_t i = 0; i < a.size(); ++i) want.push_back(a[i] * b[i]);
   EXPECT_EQ(got, want);
   got.clear();
-  for (int v : ex.map([](int x) { return -x; }, std::views::iota(0, 1000),
+  for (int v : ex.map([](int x) { return -x; }, Count{0, 1000},
                       tandem::MapOptions{.chunksize = 7}))
     got.push_back(v);
   ASSERT_EQ(got.size(), 1000u);
   EXPECT_EQ(got[999], -999);
+}
+
+// map holds an lvalue range by reference and a temporary by value; arrays work too.
+TEST(ThreadPool, MapOwnsTemporaryRanges) {
+  ThreadPoolExecutor ex(2);
+  int arr[] = {1, 2, 3};
+  auto r = ex.map([](int x, const std::string& s) { return s + std::to_string(x); }, arr,
+                  std::vector<std::string>{"a", "b", "c", "d"},
+                  tandem::MapOptions{.chunksize = 2, .buffersize = 1});
+  auto moved = std::move(r);  // iterators into the owned vector stay valid
+  std::vector<std::string> got;
+  for (auto& v : moved) got.push_back(v);
+  EXPECT_EQ(got, (std::vector<std::string>{"a1", "b2", "c3"}));
 }
 
 // executor.ExecutorTest.test_map_exception
@@ -107,7 +136,7 @@ TEST(ThreadPool, MapTimeout) {
 TEST(ThreadPool, MapBuffersizeOnInfiniteInput) {
   ThreadPoolExecutor ex(2);
   int n = 0;
-  for (int v : ex.map([](int x) { return x * 2; }, std::views::iota(0),
+  for (int v : ex.map([](int x) { return x * 2; }, Count{0},
                       tandem::MapOptions{.buffersize = 4})) {
     EXPECT_EQ(v, n * 2);
     if (++n == 100) break;

@@ -38,7 +38,6 @@
 #include <iterator>
 #include <memory>
 #include <optional>
-#include <ranges>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -119,6 +118,69 @@ class TaskState final : public FutureState<R> {
   Fn fn_;
 };
 
+// map's inputs, held without std::ranges (clang 14 cannot compile libstdc++ 12's ranges
+// concepts, and tandem builds with both): an lvalue range is held by reference, as Python
+// holds the iterable it was given; an rvalue range (a temporary) is moved in. Any type with
+// begin()/end() found by ADL or as members works, including infinite ranges.
+namespace adl {
+using std::begin;
+using std::end;
+template <class T>
+auto begin_of(T& t) -> decltype(begin(t)) {
+  return begin(t);
+}
+template <class T>
+auto end_of(T& t) -> decltype(end(t)) {
+  return end(t);
+}
+}  // namespace adl
+
+template <class R>
+class HeldRange {
+  using T = std::remove_reference_t<R>;
+  using Store = std::conditional_t<std::is_lvalue_reference_v<R>, T*, T>;
+
+ public:
+  using iterator = decltype(adl::begin_of(std::declval<T&>()));
+  using value_type = std::decay_t<decltype(*std::declval<iterator&>())>;
+
+  explicit HeldRange(R&& r) : r_(store(std::forward<R>(r))) {}
+  T& get() noexcept {
+    if constexpr (std::is_lvalue_reference_v<R>) {
+      return *r_;
+    } else {
+      return r_;
+    }
+  }
+
+ private:
+  static Store store(R&& r) {
+    if constexpr (std::is_lvalue_reference_v<R>) {
+      return &r;
+    } else {
+      return Store(std::move(r));
+    }
+  }
+  Store r_;
+};
+
+/// The inputs of one map() call and their read positions: on the heap, so that a MapResult
+/// can move without invalidating iterators into a range it owns.
+template <class... Rs>
+struct MapInput {
+  explicit MapInput(Rs&&... rs) : ranges(HeldRange<Rs>(std::forward<Rs>(rs))...) {
+    its = std::apply([](auto&... h) { return std::make_tuple(adl::begin_of(h.get())...); },
+                     ranges);
+  }
+  bool at_end() {
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      return ((std::get<I>(its) == adl::end_of(std::get<I>(ranges).get())) || ...);
+    }(std::index_sequence_for<Rs...>{});
+  }
+  std::tuple<HeldRange<Rs>...> ranges;
+  std::tuple<typename HeldRange<Rs>::iterator...> its;
+};
+
 template <class... Args>
 constexpr bool last_is_map_options() {
   if constexpr (sizeof...(Args) == 0) {
@@ -135,16 +197,16 @@ constexpr bool last_is_map_options() {
 class ThreadPoolExecutor;
 
 /// The lazy, in-order range returned by ThreadPoolExecutor::map.
-template <class R, class Fn, class... Vs>
+template <class R, class Fn, class... Rs>
 class MapResult {
-  using Item = std::tuple<std::ranges::range_value_t<Vs>...>;
+  using Item = std::tuple<typename detail::HeldRange<Rs>::value_type...>;
   struct Chunk {
     std::vector<R> values;
     std::exception_ptr error;
   };
 
  public:
-  MapResult(ThreadPoolExecutor& ex, Fn fn, const MapOptions& opts, Vs... views);
+  MapResult(ThreadPoolExecutor& ex, Fn fn, const MapOptions& opts, Rs&&... ranges);
   MapResult(MapResult&&) noexcept = default;
   ~MapResult() { cancel_rest(); }
 
@@ -186,8 +248,7 @@ class MapResult {
   std::shared_ptr<Fn> fn_;
   MapOptions opts_;
   detail::Deadline deadline_;
-  std::tuple<Vs...> views_;
-  std::tuple<std::ranges::iterator_t<Vs>...> its_;
+  std::unique_ptr<detail::MapInput<Rs...>> in_;
   bool input_done_ = false;
   std::deque<Future<Chunk>> futs_;
   Chunk cur_;
@@ -247,48 +308,44 @@ class ThreadPoolExecutor {
     static_assert(sizeof...(Rs) > 0, "map needs at least one range");
     using Fn = std::decay_t<F>;
     using R = std::remove_cvref_t<
-        std::invoke_result_t<Fn&, std::ranges::range_value_t<std::views::all_t<Rs>>...>>;
+        std::invoke_result_t<Fn&, typename detail::HeldRange<Rs>::value_type...>>;
     static_assert(!std::is_void_v<R>, "map needs a function that returns a value");
     if (opts.chunksize < 1) throw ValueError("chunksize must be >= 1.");
-    return MapResult<R, Fn, std::views::all_t<Rs>...>(
-        *this, Fn(std::forward<F>(fn)), opts, std::views::all(std::forward<Rs>(ranges))...);
+    return MapResult<R, Fn, Rs...>(*this, Fn(std::forward<F>(fn)), opts,
+                                   std::forward<Rs>(ranges)...);
   }
 
   std::unique_ptr<detail::PoolScheduler> sched_;
 };
 
-template <class R, class Fn, class... Vs>
-MapResult<R, Fn, Vs...>::MapResult(ThreadPoolExecutor& ex, Fn fn, const MapOptions& opts,
-                                   Vs... views)
+template <class R, class Fn, class... Rs>
+MapResult<R, Fn, Rs...>::MapResult(ThreadPoolExecutor& ex, Fn fn, const MapOptions& opts,
+                                   Rs&&... ranges)
     : ex_(&ex),
       fn_(std::make_shared<Fn>(std::move(fn))),
       opts_(opts),
       deadline_(opts.timeout ? detail::clamped_deadline(*opts.timeout)
                              : detail::Deadline::never()),
-      views_(std::move(views)...) {
-  its_ = std::apply([](auto&... v) { return std::make_tuple(std::ranges::begin(v)...); }, views_);
+      in_(std::make_unique<detail::MapInput<Rs...>>(std::forward<Rs>(ranges)...)) {
   std::size_t limit = opts_.buffersize == 0 ? SIZE_MAX : opts_.buffersize;
   for (std::size_t i = 0; i < limit && submit_chunk(); ++i) {
   }
 }
 
-template <class R, class Fn, class... Vs>
-bool MapResult<R, Fn, Vs...>::submit_chunk() {
+template <class R, class Fn, class... Rs>
+bool MapResult<R, Fn, Rs...>::submit_chunk() {
   if (input_done_) return false;
   std::vector<Item> items;
   items.reserve(opts_.chunksize);
   while (items.size() < opts_.chunksize) {
-    bool at_end = [&]<std::size_t... I>(std::index_sequence<I...>) {
-      return ((std::get<I>(its_) == std::ranges::end(std::get<I>(views_))) || ...);
-    }(std::index_sequence_for<Vs...>{});
-    if (at_end) {
+    if (in_->at_end()) {
       input_done_ = true;
       break;
     }
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-      items.emplace_back(*std::get<I>(its_)...);
-      (++std::get<I>(its_), ...);
-    }(std::index_sequence_for<Vs...>{});
+      items.emplace_back(*std::get<I>(in_->its)...);
+      (++std::get<I>(in_->its), ...);
+    }(std::index_sequence_for<Rs...>{});
   }
   if (items.empty()) return false;
   futs_.push_back(ex_->submit([fn = fn_, items = std::move(items)]() mutable {
@@ -304,8 +361,8 @@ bool MapResult<R, Fn, Vs...>::submit_chunk() {
   return !input_done_;
 }
 
-template <class R, class Fn, class... Vs>
-void MapResult<R, Fn, Vs...>::advance() {
+template <class R, class Fn, class... Rs>
+void MapResult<R, Fn, Rs...>::advance() {
   current_.reset();
   if (pos_ < cur_.values.size()) {
     current_.emplace(std::move(cur_.values[pos_++]));
