@@ -150,13 +150,17 @@ class BasicQueue {
       if (!block || deadline.expired()) throw Full();
       await(not_full_, [this] { return engine_.can_push(); }, deadline);
     }
-    // One fence serves both the wake-up check and the pairing with shutdown(immediate).
+    // One fence serves both the wake-up check and the pairing with shutdown().
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (state_.load(std::memory_order_relaxed) == kImmediate) {
-      discard_all();
-      return;  // linearized before the shutdown, which removed it
+    std::uint32_t state = state_.load(std::memory_order_relaxed);
+    if (state == 0) {
+      not_empty_.notify_one_fenced();
+      return;
     }
-    not_empty_.notify_one_fenced();
+    // This put claimed its slot before the shutdown closed the engine and published after
+    // it: getters asleep on "closed and drained" must all re-check.
+    if (state == kImmediate) discard_all();  // linearized before the shutdown: removed
+    not_empty_.notify_all();
   }
 
   T take(Deadline deadline, bool block) {
@@ -188,6 +192,8 @@ class BasicQueue {
           continue;
         }
         not_full_.notify_one();
+        // After a shutdown, taking the last item makes "drained" true for every sleeper.
+        if (state_.load(std::memory_order_relaxed) != 0) not_empty_.notify_all();
         return st;
       }
       if (st == PopStatus::closed) return st;
@@ -226,12 +232,14 @@ class BasicQueue {
   void discard_all() noexcept {
     release_tasks(engine_.discard());
     not_full_.notify_all();
+    not_empty_.notify_all();
   }
 
   Engine engine_;
-  const std::size_t maxsize_;
-  alignas(64) std::atomic<std::size_t> unfinished_{0};
+  // Read on every put and get, written once or twice: kept off the hot lines.
+  alignas(64) const std::size_t maxsize_;
   std::atomic<std::uint32_t> state_{0};
+  alignas(64) std::atomic<std::size_t> unfinished_{0};
   alignas(64) Notifier not_empty_;
   alignas(64) Notifier not_full_;
   alignas(64) Notifier all_done_;

@@ -1,5 +1,6 @@
 // tandem::detail::FifoEngine — Queue<T>'s engine: the lock-free ring when the queue is
-// bounded and T moves without throwing, else a locked deque. The choice is made once, in the
+// bounded (maxsize >= 2: the ring needs two cells) and T moves without throwing, else a
+// locked deque. The choice is made once, in the
 // constructor (maxsize is a run-time value), and each operation takes one well-predicted
 // branch.
 #pragma once
@@ -24,7 +25,7 @@ class FifoEngine {
  public:
   explicit FifoEngine(std::size_t maxsize) : locked_(maxsize) {
     if constexpr (kRingable) {
-      if (maxsize != 0) ring_ = std::make_unique<RingEngine<T>>(maxsize);
+      if (maxsize >= 2) ring_ = std::make_unique<RingEngine<T>>(maxsize);
     }
   }
 

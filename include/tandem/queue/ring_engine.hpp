@@ -45,6 +45,8 @@ class RingEngine {
   static_assert(std::is_nothrow_move_constructible_v<T> && std::is_nothrow_destructible_v<T>);
 
  public:
+  /// capacity >= 2: with one cell "published at pos" (seq pos + 1) and "free for pos + 1"
+  /// (seq pos + capacity) would be the same number.
   explicit RingEngine(std::size_t capacity)
       : cap_(capacity),
         mask_((capacity & (capacity - 1)) == 0 ? capacity - 1 : 0),
