@@ -242,8 +242,8 @@ void Process::start() {
     }
     fail(std::string("pidfd_open failed (Linux 5.3 or later is needed): ") + std::strerror(err));
   }
-  pid_ = static_cast<int>(pid);
   pidfd_ = fd;
+  pid_.store(static_cast<int>(pid), std::memory_order_release);
   target_.reset();  // Python drops its reference to the target once the child has it
   phase_.store(kRunning, std::memory_order_release);
 }
@@ -306,7 +306,7 @@ void Process::reap_now() {
     do rc = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_), &si, WEXITED);
     while (rc < 0 && errno == EINTR);
     if (rc < 0 && errno == EINVAL) {  // Linux 5.3 has pidfd_open but not P_PIDFD
-      do rc = ::waitid(P_PID, static_cast<id_t>(pid_), &si, WEXITED);
+      do rc = ::waitid(P_PID, static_cast<id_t>(pid_.load()), &si, WEXITED);
       while (rc < 0 && errno == EINTR);
     }
     exitcode_ = rc == 0 ? decode_status(si) : kUnknownStatus;

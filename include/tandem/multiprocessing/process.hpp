@@ -191,7 +191,7 @@ class Process {
   bool is_alive();
   std::optional<int> exitcode();
   /// The child's pid; 0 before start().
-  int pid() const noexcept { return pid_; }
+  int pid() const noexcept { return pid_.load(std::memory_order_acquire); }
   std::string name() const;
   /// Renames the object; inside the child, also renames the process (PR_SET_NAME, argv).
   void set_name(std::string name);
@@ -227,7 +227,7 @@ class Process {
   // whoever swaps reaper_ 0 → 1 after seeing the pidfd readable.
   std::atomic<std::uint32_t> phase_{0};
   std::atomic<std::uint32_t> reaper_{0};
-  int pid_ = 0;
+  std::atomic<int> pid_{0};  // atomic: pid() may race with start() in another thread
   int pidfd_ = -1;
   int exitcode_ = 0;  // valid once phase_ == kReaped
   int creator_pid_;
