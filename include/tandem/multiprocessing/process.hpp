@@ -36,7 +36,9 @@
 //  * Using fork() while the process has more than one thread prints, once per process,
 //    "This process (pid=N) is multi-threaded, use of fork() may lead to deadlocks in the
 //    child." on stderr, like Python 3.12+ (only the forking thread exists in the child: a
-//    lock another thread held at fork() stays locked there forever).
+//    lock another thread held at fork() stays locked there forever — including a stdio
+//    lock, which the child's final flush would then wait on). Under ThreadSanitizer the
+//    runtime's own background thread counts, so the warning shows up there too.
 //  * Unflushed output is written before fork() (std::cout and C stdio are flushed), so
 //    the child can never print the parent's buffered text a second time.
 // Memory ordering: everything the parent did before start() is in the child's copy. The
