@@ -26,6 +26,9 @@ inline int decode(int status) {
 
 struct Child {
   pid_t pid = -1;
+  explicit Child(pid_t p) noexcept : pid(p) {}
+  Child(Child&& o) noexcept : pid(o.pid) { o.pid = -1; }
+  Child& operator=(Child&&) = delete;
   /// Waits for the child and returns its exit code (or -signal).
   int join() {
     int status = 0;

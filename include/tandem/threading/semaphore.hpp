@@ -17,7 +17,8 @@
 // Cost: acquire with a unit available is one load and one CAS; release is one CAS and one
 //  load — no system call when nobody sleeps (a separate waiter count says so). A blocked
 //  acquirer spins briefly, then sleeps in futex(2) on the counter word itself.
-// Layout: two 32-bit words (count, sleepers) and no pointers.
+// Layout: two 32-bit words (count, sleepers) and no pointers; constructed with
+//  detail::Scope::shared it works in memory shared between processes (mp::Semaphore).
 // Also offered, for C++ code: std::counting_semaphore's try_acquire / try_acquire_for /
 //  try_acquire_until, and lock()/unlock() so std::lock_guard works as Python's `with sem:`.
 // Differences from Python: the value is limited to 2^32-1 (a larger initial value or a
@@ -45,6 +46,9 @@ class Semaphore {
  public:
   /// ValueError("semaphore initial value must be >= 0") when value < 0.
   explicit Semaphore(std::int64_t value = 1) : Semaphore(value, false) {}
+  /// Scope::shared: the Semaphore may be placed in memory shared between processes
+  /// (mp::Semaphore does).
+  Semaphore(std::int64_t value, detail::Scope scope) : Semaphore(value, false, scope) {}
   Semaphore(const Semaphore&) = delete;
   Semaphore& operator=(const Semaphore&) = delete;
 
@@ -73,7 +77,7 @@ class Semaphore {
     // Dekker with acquire_slow(): it bumps waiters_ then reads count_; we changed count_
     // and now read waiters_ (all seq_cst), so either it sees the units or we see it.
     if (waiters_.load(std::memory_order_seq_cst) != 0)
-      detail::futex_wake(count_, static_cast<int>(std::min<std::int64_t>(n, INT_MAX)));
+      detail::futex_wake(count_, static_cast<int>(std::min<std::int64_t>(n, INT_MAX)), scope_);
   }
 
   /// The current value (a snapshot; other threads may change it at once).
@@ -95,8 +99,8 @@ class Semaphore {
   void unlock() { release(); }
 
  protected:
-  Semaphore(std::int64_t value, bool bounded)
-      : bound_(bounded ? checked_initial(value) : UINT32_MAX), bounded_(bounded) {
+  Semaphore(std::int64_t value, bool bounded, detail::Scope scope = detail::Scope::local)
+      : bound_(bounded ? checked_initial(value) : UINT32_MAX), bounded_(bounded), scope_(scope) {
     count_.store(checked_initial(value), std::memory_order_relaxed);
   }
   std::int64_t bound_value() const noexcept { return bound_; }
@@ -131,7 +135,7 @@ class Semaphore {
       }
       // Sleeps only while the count is still 0, so a release between our check and the
       // sleep makes futex_wait return at once.
-      if (!detail::futex_wait(count_, 0, deadline) && deadline.expired()) {
+      if (!detail::futex_wait(count_, 0, deadline, scope_) && deadline.expired()) {
         taken = try_take(std::memory_order_seq_cst);  // "timed out" never hides a free unit
         break;
       }
@@ -144,6 +148,7 @@ class Semaphore {
   std::atomic<std::uint32_t> waiters_{0};  // threads in (or about to enter) futex_wait
   const std::uint32_t bound_;              // the initial value when bounded, else 2^32-1
   const bool bounded_;
+  const detail::Scope scope_;
 };
 
 /// threading.BoundedSemaphore: a Semaphore whose value may never exceed its initial value.
@@ -151,6 +156,7 @@ class BoundedSemaphore : public Semaphore {
  public:
   /// ValueError("semaphore initial value must be >= 0") when value < 0.
   explicit BoundedSemaphore(std::int64_t value = 1) : Semaphore(value, true) {}
+  BoundedSemaphore(std::int64_t value, detail::Scope scope) : Semaphore(value, true, scope) {}
   /// The initial value, which release() may not exceed.
   std::int64_t initial_value() const noexcept { return bound_value(); }
 };

@@ -1,0 +1,195 @@
+// tandem::mp::Barrier — multiprocessing.Barrier (python-semantics.md §12, §7), in shared
+// memory.
+//
+// Guarantees: those of tandem::Barrier (<tandem/threading/barrier.hpp>) across every process
+//  sharing the object: wait() returns the arrival index (0 first … parties-1 last); the last
+//  arrival runs `action` (its own process's copy of it) once per cycle before anyone
+//  returns; a timeout, abort() or an action that throws breaks the barrier
+//  (BrokenBarrierError); reset() returns it to filling. Cyclic.
+// Algorithm: CPython's Barrier state machine (filling / draining / resetting / broken),
+//  as in tandem::Barrier, with its state in a SharedRegion, guarded by a RobustMutex and
+//  with a process-shared futex sequence word as condition variable (wake-ups may be
+//  spurious; every wait loops on its predicate).
+// Crash safety: a process killed while inside the barrier's short critical sections leaves
+//  the mutex to the next process, which finds owner-died and BREAKS the barrier (the state
+//  may be half-updated): the others get BrokenBarrierError, never a hang. A process killed
+//  while waiting for the others is counted as arrived and cannot be told from a slow one:
+//  use timeouts (every blocking wait here honours its deadline, also while a previous cycle
+//  drains) or abort().
+// Memory ordering: all state is under the mutex; what a process wrote before wait() is
+//  visible to every party after its wait() returns.
+// Differences from Python: ValueError("parties must be > 0") for parties < 1 (threading's
+//  3.13 check; multiprocessing accepts it); `action` must not call this barrier's methods.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <utility>
+
+#include "tandem/detail/timeout.hpp"
+#include "tandem/detail/wait.hpp"
+#include "tandem/errors.hpp"
+#include "tandem/multiprocessing/robust_mutex.hpp"
+#include "tandem/multiprocessing/shared_memory.hpp"
+
+namespace tandem::mp {
+namespace detail {
+
+struct BarrierState {
+  enum class Phase : std::uint32_t { filling, draining, resetting, broken };
+  explicit BarrierState(std::int64_t n) noexcept : parties(n) {}
+  RobustMutex mutex;
+  std::atomic<std::uint32_t> seq{0};  // futex word: bumped on each state change
+  std::uint32_t sleepers = 0;         // guarded by mutex
+  Phase phase = Phase::filling;       // guarded by mutex
+  std::int64_t count = 0;             // parties inside wait(); guarded by mutex
+  std::int64_t parties;
+};
+
+}  // namespace detail
+
+class Barrier {
+  using Phase = detail::BarrierState::Phase;
+  using Deadline = tandem::detail::Deadline;
+
+ public:
+  /// ValueError("parties must be > 0") when parties < 1.
+  explicit Barrier(std::int64_t parties, std::function<void()> action = {},
+                   std::optional<duration> timeout = {})
+      : region_(detail::make_shared_state<detail::BarrierState>(checked_parties(parties))),
+        s_(region_.at<detail::BarrierState>()),
+        action_(std::move(action)),
+        timeout_(timeout) {}
+  Barrier(const Barrier&) = delete;
+  Barrier& operator=(const Barrier&) = delete;
+
+  std::int64_t wait() {
+    return wait_impl(timeout_ ? tandem::detail::clamped_deadline(*timeout_) : Deadline::never());
+  }
+  std::int64_t wait(duration timeout) { return wait_impl(tandem::detail::clamped_deadline(timeout)); }
+
+  void abort() {
+    Guard g(*this);
+    break_locked();
+  }
+  void reset() {
+    Guard g(*this);
+    if (s_->count > 0) {
+      if (s_->phase == Phase::filling || s_->phase == Phase::broken) s_->phase = Phase::resetting;
+    } else {
+      s_->phase = Phase::filling;
+    }
+    notify_all_locked();
+  }
+  std::int64_t parties() const noexcept { return s_->parties; }
+  std::int64_t n_waiting() const {
+    Guard g(*this);
+    return s_->phase == Phase::filling ? s_->count : 0;
+  }
+  bool broken() const {
+    Guard g(*this);
+    return s_->phase == Phase::broken;
+  }
+
+ private:
+  struct Guard {
+    explicit Guard(const Barrier& b) noexcept : b(b) { b.lock_mutex(); }
+    ~Guard() { b.s_->mutex.unlock(); }
+    const Barrier& b;
+  };
+
+  static std::int64_t checked_parties(std::int64_t parties) {
+    if (parties < 1) throw ValueError("parties must be > 0");
+    return parties;
+  }
+
+  /// Locks the state; a dead previous holder may have left it half-updated: break.
+  void lock_mutex() const noexcept {
+    if (s_->mutex.lock() == detail::RobustMutex::Acquired::recovered) {
+      const_cast<Barrier*>(this)->break_locked();
+    }
+  }
+
+  void wait_locked(Deadline deadline) noexcept {
+    const std::uint32_t key = s_->seq.load(std::memory_order_relaxed);
+    ++s_->sleepers;
+    s_->mutex.unlock();
+    tandem::detail::futex_wait(s_->seq, key, deadline, tandem::detail::Scope::shared);
+    lock_mutex();
+    --s_->sleepers;
+  }
+  void notify_all_locked() noexcept {
+    s_->seq.fetch_add(1, std::memory_order_relaxed);
+    if (s_->sleepers != 0) tandem::detail::futex_wake_all(s_->seq, tandem::detail::Scope::shared);
+  }
+
+  std::int64_t wait_impl(Deadline deadline) {
+    Guard g(*this);
+    while (s_->phase == Phase::draining || s_->phase == Phase::resetting) {
+      if (deadline.expired()) {
+        break_locked();
+        throw BrokenBarrierError();
+      }
+      wait_locked(deadline);
+    }
+    if (s_->phase == Phase::broken) throw BrokenBarrierError();
+    const std::int64_t index = s_->count++;
+    try {
+      if (index + 1 == s_->parties) {
+        trip_locked();
+      } else {
+        await_trip_locked(deadline);
+      }
+    } catch (...) {
+      leave_locked();
+      throw;
+    }
+    leave_locked();
+    return index;
+  }
+
+  void trip_locked() {
+    if (action_) {
+      try {
+        action_();
+      } catch (...) {
+        break_locked();
+        throw;
+      }
+    }
+    s_->phase = Phase::draining;
+    notify_all_locked();
+  }
+
+  void await_trip_locked(Deadline deadline) {
+    while (s_->phase == Phase::filling) {
+      if (deadline.expired()) {
+        break_locked();
+        throw BrokenBarrierError();
+      }
+      wait_locked(deadline);
+    }
+    if (s_->phase == Phase::broken || s_->phase == Phase::resetting) throw BrokenBarrierError();
+  }
+
+  void leave_locked() noexcept {
+    if (--s_->count == 0 && (s_->phase == Phase::draining || s_->phase == Phase::resetting)) {
+      s_->phase = Phase::filling;
+      notify_all_locked();
+    }
+  }
+
+  void break_locked() noexcept {
+    s_->phase = Phase::broken;
+    notify_all_locked();
+  }
+
+  detail::SharedRegion region_;
+  detail::BarrierState* s_;
+  std::function<void()> action_;
+  std::optional<duration> timeout_;
+};
+
+}  // namespace tandem::mp

@@ -1,0 +1,196 @@
+// tandem::mp::Condition — multiprocessing.Condition (python-semantics.md §12, §4), in shared
+// memory.
+//
+// Guarantees
+//  * FIFO notify and no spurious wake-ups, as tandem::Condition (and stronger than Python's
+//    multiprocessing.Condition, which is neither FIFO nor exact with timeouts): notify(n)
+//    wakes the n processes/threads that have waited longest — exactly n when at least n
+//    wait; wait() returns true only after a notify() chose this waiter, false only when its
+//    timeout expired; a waiter chosen by notify() keeps its wake-up even if its timeout
+//    expires before it runs again.
+//  * wait() releases the lock completely (an RLock held recursively too) and re-acquires it
+//    at the same level before returning, on notify and on timeout alike.
+//  * wait()/notify() by a thread that does not hold the lock: RuntimeError("cannot wait on
+//    un-acquired lock") / ("cannot notify on un-acquired lock") — exact for both lock types,
+//    since the robust locks know their owner (Python's multiprocessing: AssertionError).
+// Design: the thread version's on-stack waiter nodes cannot be seen by another process, so
+//  the nodes are slots of a fixed table in the shared region: each slot has its own 32-bit
+//  futex word, and slots are linked into a FIFO list by 16-bit indices (no pointers). The
+//  list is guarded by the user's lock, as in tandem::Condition; notify() unlinks the oldest
+//  slot, stores 1 into its word and wakes it; the waiter frees its slot itself after it
+//  re-acquired the lock, so a word is never reused while its owner may still read it.
+// Limits: at most kMaxWaiters (1024) threads wait at once on one Condition; one more throws
+//  RuntimeError("too many waiters on an mp::Condition"). A process killed while waiting
+//  leaves its slot queued: a later notify() may pick it, and so wake one fewer live waiter
+//  (Python's multiprocessing.Condition hangs notify() forever in that case).
+// Memory ordering: everything goes through the lock; a notified waiter returns holding it.
+// Cost: notify() with nobody waiting is an ownership check and a load; waking a waiter is one
+//  futex wake. One region (3 pages) per Condition, plus the default RLock's.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
+#include "tandem/detail/timeout.hpp"
+#include "tandem/detail/wait.hpp"
+#include "tandem/errors.hpp"
+#include "tandem/multiprocessing/lock.hpp"
+#include "tandem/multiprocessing/rlock.hpp"
+#include "tandem/multiprocessing/shared_memory.hpp"
+
+namespace tandem::mp {
+namespace detail {
+
+struct ConditionState {
+  static constexpr std::uint16_t kMaxWaiters = 1024;
+  static constexpr std::uint16_t kNone = 0xffff;
+
+  ConditionState() noexcept {
+    for (std::uint16_t i = 0; i < kMaxWaiters; ++i) next[i] = i + 1 < kMaxWaiters ? i + 1 : kNone;
+    free_head = 0;
+  }
+
+  std::atomic<std::uint32_t> word[kMaxWaiters] = {};  // 1 once notify() chose the slot
+  std::uint16_t next[kMaxWaiters];  // FIFO links while queued; free-list links when free
+  std::uint16_t prev[kMaxWaiters] = {};
+  std::uint16_t head = kNone, tail = kNone, free_head = kNone;
+};
+
+}  // namespace detail
+
+class Condition {
+ public:
+  /// Owns a fresh mp::RLock, as Python's Condition() does.
+  Condition() : own_(std::in_place), rlock_(&*own_), region_(make_region()), s_(state()) {}
+  /// Uses `lock`, which must outlive the Condition (and be shared the same way).
+  explicit Condition(Lock& lock) : lock_(&lock), region_(make_region()), s_(state()) {}
+  explicit Condition(RLock& lock) : rlock_(&lock), region_(make_region()), s_(state()) {}
+  Condition(const Condition&) = delete;
+  Condition& operator=(const Condition&) = delete;
+
+  bool acquire(bool blocking = true) {
+    return rlock_ ? rlock_->acquire(blocking) : lock_->acquire(blocking);
+  }
+  bool acquire(duration timeout) {
+    return rlock_ ? rlock_->acquire(timeout) : lock_->acquire(timeout);
+  }
+  void release() { rlock_ ? rlock_->release() : lock_->release(); }
+  void lock() { acquire(); }
+  bool try_lock() { return acquire(false); }
+  void unlock() { release(); }
+  template <class Rep, class Period>
+  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
+    return acquire(duration(d));
+  }
+
+  /// Releases the lock, sleeps until notified, re-acquires the lock. Returns true.
+  bool wait() { return wait_until(tandem::detail::Deadline::never()); }
+  /// As wait(), for at most `timeout` (negative counts as 0): false when it expired.
+  bool wait(duration timeout) { return wait_until(tandem::detail::clamped_deadline(timeout)); }
+
+  template <class Pred>
+  bool wait_for(Pred pred) {
+    bool result = static_cast<bool>(pred());
+    while (!result) {
+      wait();
+      result = static_cast<bool>(pred());
+    }
+    return result;
+  }
+  /// As wait_for(pred), with one deadline for the whole call; returns pred()'s last value.
+  template <class Pred>
+  bool wait_for(Pred pred, duration timeout) {
+    const auto deadline = tandem::detail::clamped_deadline(timeout);
+    bool result = static_cast<bool>(pred());
+    for (bool first = true; !result; first = false) {
+      if (!first && deadline.expired()) break;
+      wait_until(deadline);
+      result = static_cast<bool>(pred());
+    }
+    return result;
+  }
+
+  /// Wakes the n longest waiters (fewer if fewer wait; n <= 0 wakes none).
+  void notify(std::int64_t n = 1) {
+    if (!is_owned()) throw RuntimeError("cannot notify on un-acquired lock");
+    for (; n > 0 && s_->head != kNone; --n) {
+      const std::uint16_t i = s_->head;
+      unlink(i);
+      s_->word[i].store(1, std::memory_order_release);
+      tandem::detail::futex_wake(s_->word[i], 1, tandem::detail::Scope::shared);
+    }
+  }
+  void notify_all() { notify(INT64_MAX); }
+
+ private:
+  static constexpr std::uint16_t kNone = detail::ConditionState::kNone;
+
+  static detail::SharedRegion make_region() {
+    return detail::make_shared_state<detail::ConditionState>();
+  }
+  detail::ConditionState* state() const noexcept {
+    return region_.at<detail::ConditionState>();
+  }
+  bool is_owned() const noexcept { return rlock_ ? rlock_->is_owned() : lock_->is_owned(); }
+
+  void unlink(std::uint16_t i) noexcept {
+    const std::uint16_t p = s_->prev[i], n = s_->next[i];
+    (p != kNone ? s_->next[p] : s_->head) = n;
+    (n != kNone ? s_->prev[n] : s_->tail) = p;
+  }
+
+  bool wait_until(tandem::detail::Deadline deadline) {
+    if (!is_owned()) throw RuntimeError("cannot wait on un-acquired lock");
+    const std::uint16_t i = s_->free_head;
+    if (i == kNone) throw RuntimeError("too many waiters on an mp::Condition");
+    s_->free_head = s_->next[i];
+    s_->word[i].store(0, std::memory_order_relaxed);
+    s_->prev[i] = s_->tail;
+    s_->next[i] = kNone;
+    (s_->tail != kNone ? s_->next[s_->tail] : s_->head) = i;
+    s_->tail = i;
+    // Nothing throws from here to the re-acquire: ownership was checked above.
+    RLock::SavedState saved{0};
+    if (rlock_) {
+      saved = rlock_->release_save();
+    } else {
+      lock_->release();
+    }
+    bool notified = false;
+    for (;;) {
+      if (s_->word[i].load(std::memory_order_acquire) != 0) {
+        notified = true;
+        break;
+      }
+      if (!tandem::detail::futex_wait(s_->word[i], 0, deadline, tandem::detail::Scope::shared) &&
+          deadline.expired())
+        break;
+    }
+    if (rlock_) {
+      rlock_->acquire_restore(saved);
+    } else {
+      lock_->lock();
+    }
+    // Under the lock again: a notify that came after our timeout still counts.
+    if (!notified) {
+      if (s_->word[i].load(std::memory_order_relaxed) != 0) {
+        notified = true;
+      } else {
+        unlink(i);
+      }
+    }
+    s_->next[i] = s_->free_head;
+    s_->free_head = i;
+    return notified;
+  }
+
+  std::optional<RLock> own_;  // the lock of Condition(); empty otherwise
+  Lock* lock_ = nullptr;      // exactly one of lock_ / rlock_ is set
+  RLock* rlock_ = nullptr;
+  detail::SharedRegion region_;
+  detail::ConditionState* s_;
+};
+
+}  // namespace tandem::mp
