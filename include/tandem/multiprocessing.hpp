@@ -5,6 +5,10 @@
 //   current_process().name             mp::current_process_name()
 //   (a cross-process stop request)     mp::StopToken, mp::sleep(d, token), Process::request_stop()
 //   set_start_method / forkserver      mp::StartMethod, mp::init(argc, argv)
+//   Lock, RLock (crash-safe: robust)   mp::Lock, mp::RLock     <tandem/multiprocessing/lock.hpp>, rlock.hpp
+//   Semaphore, BoundedSemaphore        mp::Semaphore, ...      <tandem/multiprocessing/semaphore.hpp>
+//   Event, Condition, Barrier          mp::Event, ...          event.hpp, condition.hpp, barrier.hpp
+//   Value, Array (sharedctypes)        mp::Value<T>, mp::Array<T>   value.hpp, array.hpp
 //
 // The child of a Process is a fork()ed copy; what it shares with its parent after start()
 // lives in MAP_SHARED memory (<tandem/multiprocessing/shm.hpp>), and every wait on it goes
@@ -12,4 +16,12 @@
 #pragma once
 
 #include "tandem/errors.hpp"
+#include "tandem/multiprocessing/array.hpp"
+#include "tandem/multiprocessing/barrier.hpp"
+#include "tandem/multiprocessing/condition.hpp"
+#include "tandem/multiprocessing/event.hpp"
+#include "tandem/multiprocessing/lock.hpp"
 #include "tandem/multiprocessing/process.hpp"
+#include "tandem/multiprocessing/rlock.hpp"
+#include "tandem/multiprocessing/semaphore.hpp"
+#include "tandem/multiprocessing/value.hpp"
