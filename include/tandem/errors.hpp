@@ -6,6 +6,7 @@
 // Python → C++:
 //   RuntimeError (threading misuse, ThreadError)   tandem::RuntimeError
 //   ValueError                                     tandem::ValueError
+//     pickle.UnpicklingError (bad bytes to decode) tandem::DecodeError (a ValueError)
 //   TimeoutError (builtin, 3.11+)                  tandem::TimeoutError
 //   queue.Empty / queue.Full / queue.ShutDown      tandem::Empty / Full / ShutDown
 //   concurrent.futures.CancelledError              tandem::CancelledError
@@ -37,6 +38,14 @@ class RuntimeError : public Error {
 class ValueError : public Error {
  public:
   using Error::Error;
+};
+
+/// Bytes that are not a valid encoding of the requested type (truncated, corrupt, trailing
+/// data): thrown by tandem::deserialize, never anything worse. Python's analogue is
+/// pickle.UnpicklingError; here it is a ValueError, since the input value is what is wrong.
+class DecodeError : public ValueError {
+ public:
+  using ValueError::ValueError;
 };
 
 class TimeoutError : public Error {
