@@ -119,7 +119,8 @@ class Notifier {
   const std::atomic<std::uint32_t>& word() const noexcept {
     // The kernel only compares the 32-bit value at this address; it is never loaded through
     // this reference in C++.
-    return *reinterpret_cast<const std::atomic<std::uint32_t>*>(&state_);
+    const void* low_half = &state_;
+    return *static_cast<const std::atomic<std::uint32_t>*>(low_half);
   }
 
   alignas(8) std::atomic<std::uint64_t> state_{0};

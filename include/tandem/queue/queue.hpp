@@ -25,9 +25,10 @@
 //    never silently stranded.
 //  * Exception safety: the item is moved in and out; a copy, move or comparison that throws
 //    leaves the queue's size and counters unchanged (the item stays queued, or is not put).
-//    One caveat: get() returns T by value, and if T's move constructor throws while the taken
-//    item is handed back (after it left the queue) the item is lost; try_get() returns it in
-//    an optional, constructed in place, and has no such step.
+//    One caveat: get() moves the item out of the queue into a local optional and then into
+//    its return value; if T's move throws at that second step (the item has already left
+//    the queue) the item is lost. try_get() returns that optional itself (NRVO), so a T
+//    whose move may throw is safest taken with try_get().
 //  * Move-only T (std::unique_ptr, ...) works throughout.
 // Memory ordering: a put happens-before the get that returns its item; a task_done()
 //  happens-before the join() it lets return; shutdown() happens-before the ShutDown it
