@@ -9,6 +9,7 @@
 //   Semaphore, BoundedSemaphore        mp::Semaphore, ...      <tandem/multiprocessing/semaphore.hpp>
 //   Event, Condition, Barrier          mp::Event, ...          event.hpp, condition.hpp, barrier.hpp
 //   Value, Array (sharedctypes)        mp::Value<T>, mp::Array<T>   value.hpp, array.hpp
+//   Queue, JoinableQueue, SimpleQueue  mp::Queue<T>, ...       queue.hpp, joinable_queue.hpp, simple_queue.hpp
 //
 // The child of a Process is a fork()ed copy; what it shares with its parent after start()
 // lives in MAP_SHARED memory (<tandem/multiprocessing/shm.hpp>), and every wait on it goes
@@ -22,6 +23,9 @@
 #include "tandem/multiprocessing/event.hpp"
 #include "tandem/multiprocessing/lock.hpp"
 #include "tandem/multiprocessing/process.hpp"
+#include "tandem/multiprocessing/queue.hpp"
+#include "tandem/multiprocessing/joinable_queue.hpp"
+#include "tandem/multiprocessing/simple_queue.hpp"
 #include "tandem/multiprocessing/rlock.hpp"
 #include "tandem/multiprocessing/semaphore.hpp"
 #include "tandem/multiprocessing/value.hpp"

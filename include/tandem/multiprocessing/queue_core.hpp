@@ -1,0 +1,176 @@
+// tandem::mp::detail::QueueCore — Python's queue semantics (blocking, timeouts, Full/Empty,
+// 3.13 shutdown, task_done/join) over a ByteRing of serialized records. The typed front
+// ends (mp::Queue<T>, JoinableQueue<T>, SimpleQueue<T>) serialize and call in here; the
+// specification is in queue.hpp.
+//
+// Waking. Three process-shared Notifiers (notifier.hpp) live in the ring's control block:
+// not_empty (getters sleep there), not_full (putters), all_done (join). A put notifies one
+// getter, a get one putter (all putters when it emptied the ring: records differ in size,
+// and an empty ring has room for any of them), and a notify costs a fence and a load unless
+// someone sleeps, so a busy peer is never woken (a kernel wake is ~5 us). Before sleeping,
+// a waiter spins briefly and yields a few times (see detail::await in notifier.hpp).
+//
+// Crash and wake-ups. A process killed after a notify picked it, but before it acted, takes
+// that wake-up with it. Sleeps are therefore cut into slices of kRecheck: a waiter re-checks
+// its condition at least that often, so a lost wake-up costs at most kRecheck of latency,
+// never a hang. (An idle waiter costs a few futex calls a second — not a spin.)
+#pragma once
+
+#include <sched.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <string>
+
+#include "tandem/detail/notifier.hpp"
+#include "tandem/detail/wait.hpp"
+#include "tandem/errors.hpp"
+#include "tandem/multiprocessing/byte_ring.hpp"
+
+namespace tandem::mp::detail {
+
+inline constexpr std::chrono::milliseconds kRecheck{250};
+
+/// multiprocessing.Queue's rule (python-semantics.md §0.1): a negative (or NaN) timeout
+/// counts as 0 — no ValueError, unlike queue.Queue.
+template <class Rep, class Period>
+Deadline mp_deadline(std::chrono::duration<Rep, Period> timeout) noexcept {
+  double s = std::chrono::duration_cast<duration>(timeout).count();
+  if (std::isnan(s) || s < 0) s = 0;
+  return Deadline::after(duration(s));
+}
+
+/// Waits until cond() or the deadline, in slices of kRecheck (see above). Returns cond().
+template <class Cond>
+bool await_sliced(Notifier& n, Cond&& cond, Deadline deadline) {
+  if (tandem::detail::spin_briefly(cond, 16)) return true;
+  for (int i = 0; i < tandem::detail::kAwaitYields && !deadline.expired(); ++i) {
+    ::sched_yield();
+    if (cond()) return true;
+  }
+  for (;;) {
+    auto key = n.prepare_wait();
+    if (cond()) {
+      n.cancel_wait(key);
+      return true;
+    }
+    Deadline slice = Deadline::after(duration(kRecheck));
+    if (!deadline.is_never() && deadline.time_point() < slice.time_point()) slice = deadline;
+    n.wait(key, slice);
+    if (cond()) return true;
+    if (deadline.expired()) return false;
+  }
+}
+
+class QueueCore {
+ public:
+  enum class Got : std::uint8_t { item, empty, closed };
+
+  QueueCore(std::size_t maxsize, std::size_t ring_bytes) : ring_(maxsize, ring_bytes) {}
+
+  /// Publishes a record of `len` bytes written by `write`. ShutDown, Full, ValueError.
+  template <class Write>
+  void put(std::size_t len, Write&& write, Deadline deadline, bool block) {
+    check_open();
+    if (len > ring_.max_payload())
+      throw ValueError("item of " + std::to_string(len) +
+                       " bytes serialized is larger than the queue's record limit of " +
+                       std::to_string(ring_.max_payload()) + " bytes (half of ring_bytes)");
+    if (ring_.state() != RingControl::kOpen) throw ShutDown();  // Python: at entry
+    RingControl& c = ring_.control();
+    for (;;) {
+      switch (ring_.try_push(len, write, deadline)) {
+        case ByteRing::Push::ok:
+          c.not_empty.notify_one();
+          return;
+        case ByteRing::Push::shut:
+          throw ShutDown();
+        case ByteRing::Push::timeout:
+          throw Full();
+        case ByteRing::Push::full:
+          break;
+      }
+      if (!block || deadline.expired()) throw Full();
+      await_sliced(c.not_full, [&] { return ring_.can_push(len); }, deadline);
+    }
+  }
+
+  /// Takes the oldest record into `read`. item / empty (non-blocking or timed out) /
+  /// closed (shut down and drained, or shut down immediately).
+  template <class Read>
+  Got get(Read&& read, Deadline deadline, bool block) {
+    check_open();
+    RingControl& c = ring_.control();
+    for (;;) {
+      bool drained = false;
+      switch (ring_.try_pop(read, deadline, drained)) {
+        case ByteRing::Pop::item:
+          if (drained)
+            c.not_full.notify_all();
+          else
+            c.not_full.notify_one();
+          return Got::item;
+        case ByteRing::Pop::closed:
+          return Got::closed;
+        case ByteRing::Pop::timeout:
+          return Got::empty;
+        case ByteRing::Pop::empty:
+          break;
+      }
+      if (!block || deadline.expired()) return Got::empty;
+      await_sliced(c.not_empty, [&] { return ring_.can_pop(); }, deadline);
+    }
+  }
+
+  void task_done() {
+    check_open();
+    switch (ring_.task_done()) {
+      case ByteRing::TaskDone::too_many:
+        throw ValueError("task_done() called too many times");
+      case ByteRing::TaskDone::all_done:
+        ring_.control().all_done.notify_all();
+        break;
+      case ByteRing::TaskDone::ok:
+        break;
+    }
+  }
+  bool join(Deadline deadline) {
+    return await_sliced(ring_.control().all_done, [&] { return ring_.unfinished() == 0; },
+                        deadline);
+  }
+
+  void shutdown(bool immediate) {
+    check_open();
+    const bool discarded = ring_.shut(immediate);
+    RingControl& c = ring_.control();
+    c.not_full.notify_all();
+    c.not_empty.notify_all();
+    if (discarded || immediate) c.all_done.notify_all();
+  }
+  bool is_shutdown() const noexcept { return ring_.state() != RingControl::kOpen; }
+
+  /// This handle (this process's copy) will no longer be used: later calls through it raise
+  /// ValueError("Queue is closed"). Other processes are not affected (as Python's close()).
+  void close() noexcept { closed_.store(true, std::memory_order_release); }
+  bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+
+  std::size_t qsize() const noexcept { return ring_.size(); }
+  std::size_t maxsize() const noexcept { return ring_.maxsize(); }
+  std::size_t unfinished_tasks() const noexcept { return ring_.unfinished(); }
+  std::size_t ring_bytes() const noexcept { return ring_.capacity(); }
+  std::size_t max_item_bytes() const noexcept { return ring_.max_payload(); }
+  const ByteRing& ring() const noexcept { return ring_; }
+
+ private:
+  void check_open() const {
+    if (closed()) throw ValueError("Queue is closed");
+  }
+
+  ByteRing ring_;
+  std::atomic<bool> closed_{false};
+};
+
+}  // namespace tandem::mp::detail
