@@ -173,7 +173,7 @@ class ByteRing {
     }
     const std::uint64_t c = c_->cons_word.load(std::memory_order_relaxed);
     std::uint64_t p = c_->prod_seen.load(std::memory_order_relaxed);
-    if (count(p) == count(c)) {
+    if (static_cast<std::int32_t>(count(p) - count(c)) <= 0) {  // drained what it saw
       p = c_->prod_word.load(std::memory_order_acquire);
       c_->prod_seen.store(p, std::memory_order_relaxed);
       if (count(p) == count(c)) return st != RingControl::kOpen ? Pop::closed : Pop::empty;
@@ -306,7 +306,9 @@ class ByteRing {
     return true;
   }
   void replay_journal() noexcept {
-    c_->cons_word.store(c_->journal_cons.load(std::memory_order_relaxed), std::memory_order_release);
+    const std::uint64_t cons = c_->journal_cons.load(std::memory_order_relaxed);
+    c_->prod_seen.store(cons, std::memory_order_relaxed);  // never behind cons_word
+    c_->cons_word.store(cons, std::memory_order_release);
     c_->released.store(c_->journal_released.load(std::memory_order_relaxed),
                        std::memory_order_release);
     c_->journal_valid.store(0, std::memory_order_release);
