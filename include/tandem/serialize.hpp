@@ -52,6 +52,11 @@
 // of its enumerators, or invariants of a user type's fields (its serialize() may check and
 // throw DecodeError via InArchive::fail).
 //
+// Failure: on DecodeError, deserialize_into() leaves `out` valid but unspecified (partly
+// assigned). Encoding throws only ValueError (a valueless variant, nesting past 256) or what
+// allocation or a user's serialize() throws. Nothing here is shared: any number of threads
+// may encode and decode at once, each with its own archive.
+//
 // Cost: serialize() makes two passes (sizes, then bytes) and one allocation; deserialize() one
 // pass. A small struct round-trips in well under 100 ns (bench/serialize/serialize_bench.cpp).
 //

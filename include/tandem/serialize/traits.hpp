@@ -202,7 +202,8 @@ consteval std::size_t floor_of() {
 namespace tandem {
 
 /// T can be encoded (tandem::serialize) and decoded (tandem::deserialize): what the process
-/// pool and multiprocessing queues require of what they ship.
+/// pool and multiprocessing queues require of what they ship. Ask it of decayed types
+/// (std::decay_t of an argument): references and const objects are not decodable.
 template <class T>
 concept Serializable = detail::ok<T, detail::Dir::save>() && detail::ok<T, detail::Dir::load>();
 
