@@ -55,6 +55,7 @@
 #include <new>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "tandem/detail/notifier.hpp"
 #include "tandem/detail/wait.hpp"
@@ -120,8 +121,22 @@ class ByteRing {
     data_ = static_cast<std::byte*>(region_.data()) + kDataOffset;
     mask_ = static_cast<std::uint32_t>(cap - 1);
   }
+  /// Adopts the region of a ring made by another process (mp::Manager passes the memfd over
+  /// SCM_RIGHTS). ValueError when the region cannot hold the ring its control block describes.
+  explicit ByteRing(SharedRegion region) : region_(std::move(region)) {
+    if (region_.size() < kDataOffset) throw ValueError("not a queue ring: region too small");
+    c_ = region_.at<RingControl>();
+    const std::uint32_t cap = c_->capacity;
+    if (cap < kMinRingBytes || !std::has_single_bit(cap) || region_.size() - kDataOffset < cap)
+      throw ValueError("not a queue ring: bad capacity");
+    data_ = static_cast<std::byte*>(region_.data()) + kDataOffset;
+    mask_ = cap - 1;
+  }
   ByteRing(const ByteRing&) = delete;
   ByteRing& operator=(const ByteRing&) = delete;
+
+  /// The shared region (its fd is what mp::Manager hands to other processes).
+  const SharedRegion& region() const noexcept { return region_; }
 
   RingControl& control() const noexcept { return *c_; }
   std::uint32_t capacity() const noexcept { return c_->capacity; }

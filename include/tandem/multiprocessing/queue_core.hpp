@@ -26,6 +26,7 @@
 #include <cmath>
 #include <cstddef>
 #include <string>
+#include <utility>
 
 #include "tandem/detail/notifier.hpp"
 #include "tandem/detail/wait.hpp"
@@ -88,6 +89,8 @@ class QueueCore {
   enum class Got : std::uint8_t { item, empty, closed };
 
   QueueCore(std::size_t maxsize, std::size_t ring_bytes) : ring_(maxsize, ring_bytes) {}
+  /// Adopts an existing ring's region (mp::Manager's queues in processes started earlier).
+  explicit QueueCore(SharedRegion region) : ring_(std::move(region)) {}
 
   /// Publishes a record of `len` bytes written by `write`. ShutDown, Full, ValueError.
   template <class Write>
