@@ -46,6 +46,11 @@ class PoolScheduler::Finishing final : public TaskHooks {
   Finishing(PoolScheduler& p, Slot& s) : p_(p), s_(s) {}
   void finishing() noexcept override {
     s_.busy.store(0, std::memory_order_release);
+    // Python's idle semaphore, counted exactly: every submit while the pool is not full
+    // either consumes a token or starts a thread, and every task adds one as it finishes,
+    // so tokens = threads - unfinished tasks. Added before the future completes, so a
+    // caller that saw the result and submits again reuses this worker
+    // (test_idle_thread_reuse).
     if (p_.nthreads_.load(std::memory_order_relaxed) < p_.max_workers_)
       p_.idle_tokens_.fetch_add(1, std::memory_order_release);
   }
@@ -274,6 +279,12 @@ void PoolScheduler::worker_main(std::size_t index) {
 
 bool PoolScheduler::help_until(FutureCore& f, Deadline deadline) {
   const std::size_t self = t_worker_index;
+  // The done callback wakes this pool's sleepers. It may run in another thread after
+  // remove_callback() below has already lost the race for it (the completer took it out of
+  // the list), so it must not touch the pool once we can return: `state` tells us when it
+  // is finished with `this`. (Its last futex_wake on our stack word is at worst a spurious
+  // wake-up for a later user of that address, which every futex loop tolerates.)
+  std::atomic<std::uint32_t> cb_state{0};  // 1: the callback is done with the pool
   std::uint64_t cb = 0;
   bool registered = false;
   for (;;) {
@@ -285,7 +296,11 @@ bool PoolScheduler::help_until(FutureCore& f, Deadline deadline) {
     }
     if (!registered) {
       registered = true;
-      cb = f.try_add_callback([this](FutureCore&) { wake_all(); });
+      cb = f.try_add_callback([this, st = &cb_state](FutureCore&) {
+        wake_all();
+        st->store(1, std::memory_order_release);
+        futex_wake_all(*st);
+      });
       if (cb == 0) break;
     }
     sleepers_.fetch_add(1, std::memory_order_seq_cst);
@@ -309,7 +324,10 @@ bool PoolScheduler::help_until(FutureCore& f, Deadline deadline) {
     sleepers_.fetch_sub(1, std::memory_order_relaxed);
     if (!in_time) break;
   }
-  if (cb != 0) f.remove_callback(cb);
+  if (cb != 0 && !f.remove_callback(cb)) {
+    // Taken by the completer: wait until it no longer uses the pool (a few instructions).
+    while (cb_state.load(std::memory_order_acquire) == 0) futex_wait(cb_state, 0);
+  }
   return f.done();
 }
 

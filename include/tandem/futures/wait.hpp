@@ -15,6 +15,9 @@
 //    when it passes, the iterator throws TimeoutError("N (of M) futures unfinished").
 //    Futures already yielded are no longer referenced (bpo-27144); destroying the range
 //    detaches its waiter.
+//  * Called inside a ThreadPoolExecutor task, both run other queued tasks of that pool while
+//    they wait (helping one pending future at a time), as result() does, so a task waiting
+//    on the tasks it submitted never deadlocks the pool.
 // Difference from Python (python-semantics.md §21 2(a)), deliberate: a future that was
 //  cancelled counts as done at once — as done() says — instead of only after an executor
 //  "notifies" the cancellation. So wait()/as_completed() never hang on futures cancelled by
@@ -118,6 +121,21 @@ DoneAndNotDone<T> wait_impl(const std::vector<Future<T>>& input, Deadline deadli
     if (satisfied(n_done + seen, n_failed + waiter->failures.load(std::memory_order_relaxed),
                   pending - seen))
       break;
+    if (t_wait_helper) {
+      // Inside a pool worker: run queued tasks while waiting (as result() does), so that a
+      // task waiting on its subtasks never deadlocks the pool. We help until one pending
+      // future is done, then look again.
+      FutureCore* target = nullptr;
+      for (auto& reg : registered)
+        if (!reg.first->done()) {
+          target = reg.first;
+          break;
+        }
+      if (target) {
+        if (!target->wait_done_helping(deadline) && deadline.expired()) break;
+        continue;
+      }
+    }
     if (!futex_wait(waiter->completions, seen, deadline) && deadline.expired()) break;
   }
   for (auto& [core, id] : registered) core->remove_callback(id);
@@ -232,6 +250,16 @@ class AsCompleted {
       bool more = consumed_ < waiter_->finished.size();
       waiter_->mu.unlock();
       if (more) continue;
+      if (detail::t_wait_helper) {
+        // Inside a pool worker: help run queued tasks until one pending future is done.
+        detail::FutureCore* target = nullptr;
+        for (Pending& p : pending_)
+          if (!p.f.done()) {
+            target = p.f.state();
+            break;
+          }
+        if (target && (target->wait_done_helping(deadline_) || !deadline_.expired())) continue;
+      }
       if (!detail::futex_wait(waiter_->completions, seen, deadline_) && deadline_.expired()) {
         waiter_->mu.lock();
         more = consumed_ < waiter_->finished.size();
