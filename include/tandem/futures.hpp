@@ -12,3 +12,4 @@
 #include "tandem/futures/future.hpp"
 #include "tandem/futures/wait.hpp"
 #include "tandem/futures/thread_pool.hpp"
+#include "tandem/futures/progress.hpp"
