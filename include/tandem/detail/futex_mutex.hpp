@@ -48,6 +48,8 @@ class FutexMutex {
 
  private:
   bool lock_slow(Deadline deadline) noexcept {
+    // A zero timeout means "try once": spinning would only delay the answer.
+    if (deadline.expired()) return false;
     if (spin_briefly([&] {
           return state_.load(std::memory_order_relaxed) == 0 && try_lock();
         }))

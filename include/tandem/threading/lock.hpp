@@ -36,7 +36,11 @@ class Lock {
     return blocking ? m_.lock() : m_.try_lock();
   }
   /// Waits at most `timeout`; 0 tries once. Negative: ValueError.
-  bool acquire(duration timeout) { return m_.lock(detail::checked_deadline(timeout)); }
+  bool acquire(duration timeout) {
+    detail::check_timeout(timeout);
+    // The clock is read only when the lock is taken: a free lock costs what acquire() costs.
+    return m_.try_lock() || m_.lock(detail::Deadline::after(timeout));
+  }
   /// RuntimeError("release unlocked lock") when not locked.
   void release() {
     if (!m_.unlock()) throw RuntimeError("release unlocked lock");
@@ -49,7 +53,8 @@ class Lock {
   void unlock() { release(); }
   template <class Rep, class Period>
   bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
-    return m_.lock(detail::Deadline::after(d.count() < 0 ? duration(0) : duration(d)));
+    return m_.try_lock() ||
+           m_.lock(detail::Deadline::after(d.count() < 0 ? duration(0) : duration(d)));
   }
   template <class Clock, class Dur>
   bool try_lock_until(const std::chrono::time_point<Clock, Dur>& tp) {
