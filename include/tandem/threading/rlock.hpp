@@ -44,7 +44,12 @@ class RLock {
     return acquire_until(detail::Deadline::never(), blocking);
   }
   /// Waits at most `timeout`; 0 tries once. Negative: ValueError.
-  bool acquire(duration timeout) { return acquire_until(detail::checked_deadline(timeout), true); }
+  bool acquire(duration timeout) {
+    detail::check_timeout(timeout);
+    // Try before reading the clock: a free or owned lock costs what acquire() costs.
+    return acquire_until(detail::Deadline::never(), false) ||
+           acquire_until(detail::Deadline::after(timeout), true);
+  }
 
   /// Undoes one acquire; the last one frees the lock.
   void release() {
