@@ -13,7 +13,9 @@
 #include <dirent.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -29,9 +31,12 @@
 #include <exception>
 #include <iostream>
 #include <limits>
+#include <new>
 #include <typeinfo>
 
+#include "process_launch.hpp"
 #include "tandem/detail/timeout.hpp"
+#include "tandem/shipping/build_id.hpp"
 #include "tandem/threading/thread.hpp"
 
 #ifndef P_PIDFD
@@ -57,6 +62,7 @@ Process* g_self = nullptr;                   // in a child: the object whose run
 char* g_argv_begin = nullptr;                // the argv area saved by init()
 std::size_t g_argv_size = 0;
 std::atomic<bool> g_warned_threads{false};
+std::atomic<bool> g_init_called{false};
 
 std::string default_name(const std::vector<int>& identity) {
   std::string n = "Process-";
@@ -75,10 +81,8 @@ std::string demangle(const char* mangled) {
   return out;
 }
 
-void write_stderr(const std::string& text) {
-  std::fwrite(text.data(), 1, text.size(), stderr);
-  std::fflush(stderr);
-}
+using detail::flush_all;
+using detail::write_stderr;
 
 /// Python's "Process NAME:" + traceback, as "Process NAME:\nTYPE: what()\n".
 void report_exception(const std::string& name, std::exception_ptr e) {
@@ -95,29 +99,11 @@ void report_exception(const std::string& name, std::exception_ptr e) {
   write_stderr("Process " + name + ":\n" + type + (what.empty() ? "" : ": " + what) + "\n");
 }
 
-/// Everything buffered goes out now: before fork() so the child cannot print it again,
-/// and before the child's _exit() so its output is not lost.
-void flush_all() noexcept {
-  try {
-    std::cout.flush();
-    std::cerr.flush();
-    std::clog.flush();
-  } catch (...) {
-  }
-  std::fflush(nullptr);
-}
-
 /// Python 3.12+: DeprecationWarning "This process (pid=N) is multi-threaded, use of fork()
 /// may lead to deadlocks in the child." Counted through /proc/self/task; once per process.
 void warn_if_multithreaded() {
   if (g_warned_threads.load(std::memory_order_relaxed)) return;
-  DIR* d = ::opendir("/proc/self/task");
-  if (!d) return;
-  int threads = 0;
-  while (dirent* e = ::readdir(d))
-    if (e->d_name[0] != '.') ++threads;
-  ::closedir(d);
-  if (threads > 1 && !g_warned_threads.exchange(true, std::memory_order_relaxed))
+  if (detail::is_multithreaded() && !g_warned_threads.exchange(true, std::memory_order_relaxed))
     write_stderr("tandem: This process (pid=" + std::to_string(::getpid()) +
                  ") is multi-threaded, use of fork() may lead to deadlocks in the child.\n");
 }
@@ -142,17 +128,140 @@ int decode_status(const siginfo_t& si) {
 
 }  // namespace
 
+// ---- internal helpers shared with spawn.cpp / forkserver.cpp (process_launch.hpp) -------------
+
+namespace detail {
+
+struct TokenFactory {
+  static StopToken make(std::atomic<std::uint32_t>* word) noexcept { return StopToken(word); }
+};
+
+void write_stderr(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stderr);
+  std::fflush(stderr);
+}
+
+/// Everything buffered goes out now: before fork() so the child cannot print it again,
+/// and before the child's _exit() so its output is not lost.
+void flush_all() noexcept {
+  try {
+    std::cout.flush();
+    std::cerr.flush();
+    std::clog.flush();
+  } catch (...) {
+  }
+  std::fflush(nullptr);
+}
+
+bool is_multithreaded() {
+  DIR* d = ::opendir("/proc/self/task");
+  if (!d) return false;
+  int threads = 0;
+  while (dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.') ++threads;
+  ::closedir(d);
+  return threads > 1;
+}
+
+bool init_was_called() noexcept { return g_init_called.load(std::memory_order_acquire); }
+
+int bytes_to_memfd(const std::vector<std::byte>& bytes, const char* name) {
+  const int fd = static_cast<int>(::syscall(SYS_memfd_create, name, MFD_CLOEXEC));
+  if (fd < 0) throw RuntimeError(std::string("memfd_create failed: ") + std::strerror(errno));
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = errno;
+      ::close(fd);
+      throw RuntimeError(std::string("writing a memfd failed: ") + std::strerror(err));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return fd;
+}
+
+namespace {
+[[noreturn]] void boot_fail(const std::string& what) {
+  write_stderr("tandem: cannot start the child process: " + what + "\n");
+  ::_exit(1);
+}
+}  // namespace
+
+void boot_worker(int payload_fd, int stop_fd, int expected_parent) noexcept {
+  // The boot message: read it whole, then let the memfd go.
+  std::vector<std::byte> bytes;
+  BootMessage msg;
+  try {
+    struct stat st {};
+    if (::fstat(payload_fd, &st) != 0) boot_fail("the boot message is missing");
+    bytes.resize(static_cast<std::size_t>(st.st_size));
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n = ::pread(payload_fd, bytes.data() + done, bytes.size() - done,
+                                static_cast<off_t>(done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) boot_fail("the boot message cannot be read");
+      done += static_cast<std::size_t>(n);
+    }
+    ::close(payload_fd);
+    msg = tandem::deserialize<BootMessage>(bytes);
+  } catch (const std::exception& e) {
+    boot_fail(std::string("bad boot message: ") + e.what());
+  }
+  // The handshake: the task's offsets mean something only in the very same binary.
+  const shipping::BuildId& mine = shipping::build_id();
+  if (msg.build_id != mine.bytes() || msg.build_source != static_cast<std::uint8_t>(mine.source()))
+    boot_fail("the parent runs another build of this program (this one: " + mine.describe() +
+              ")");
+  void* page = ::mmap(nullptr, sizeof(ProcessShared), PROT_READ | PROT_WRITE, MAP_SHARED,
+                      stop_fd, 0);
+  if (page == MAP_FAILED) boot_fail(std::string("mmap of the stop page: ") + std::strerror(errno));
+  ::close(stop_fd);
+  auto* shared = std::launder(static_cast<ProcessShared*>(page));
+
+  // This process's module state, as child_main() sets it for fork.
+  g_self = nullptr;
+  g_identity = msg.identity;
+  g_counter.store(0, std::memory_order_relaxed);
+  g_current_name = msg.name;
+  g_daemon_process = msg.daemon;
+  g_warned_threads.store(false, std::memory_order_relaxed);
+  if (msg.daemon) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    const int parent = expected_parent != 0 ? expected_parent : msg.parent_pid;
+    if (static_cast<int>(::getppid()) != parent) ::raise(SIGKILL);
+  }
+  set_process_title(g_current_name);
+  int code = 0;
+  try {
+    const shipping::ResolvedTask r = shipping::resolve(msg.task, shipping::TaskKind::process);
+    reinterpret_cast<ProcessTrampoline>(r.trampoline)(r.function, msg.task.args,
+                                                      TokenFactory::make(&shared->stop));
+  } catch (...) {
+    report_exception(g_current_name, std::current_exception());
+    code = 1;
+  }
+  flush_all();
+  ::_exit(code);
+}
+
+}  // namespace detail
+
 // ---- module functions ------------------------------------------------------------------------
 
 void init(int argc, char** argv) {
-  // The fork server (StartMethod::forkserver) will be started here, while the process is
-  // still single-threaded; spawned workers will be recognised here. Neither exists yet.
-  if (argc <= 0 || argv == nullptr || argv[0] == nullptr) return;
-  // The argv strings are contiguous in the area the kernel set up; stop at the first gap.
-  char* end = argv[0] + std::strlen(argv[0]) + 1;
-  for (int i = 1; i < argc && argv[i] == end; ++i) end = argv[i] + std::strlen(argv[i]) + 1;
-  g_argv_begin = argv[0];
-  g_argv_size = static_cast<std::size_t>(end - argv[0]);
+  if (argc > 0 && argv != nullptr && argv[0] != nullptr) {
+    // The argv strings are contiguous in the area the kernel set up; stop at the first gap.
+    char* end = argv[0] + std::strlen(argv[0]) + 1;
+    for (int i = 1; i < argc && argv[i] == end; ++i) end = argv[i] + std::strlen(argv[i]) + 1;
+    g_argv_begin = argv[0];
+    g_argv_size = static_cast<std::size_t>(end - argv[0]);
+  }
+  if (g_init_called.exchange(true, std::memory_order_acq_rel)) return;
+  detail::spawn_child_entry(argc, argv);  // a spawned child never comes back from here
+  detail::forkserver_start();             // while this process is still single-threaded
 }
 
 std::string current_process_name() { return g_current_name; }
@@ -174,19 +283,37 @@ bool sleep(duration d, StopToken token) {
 
 // ---- Process ---------------------------------------------------------------------------------
 
-Process::Process() : Process(std::unique_ptr<detail::ProcessTargetBase>{}, ProcessOptions{}) {}
+Process::Process() : Process(detail::TargetParts{}, ProcessOptions{}) {}
 
-Process::Process(ProcessOptions options)
-    : Process(std::unique_ptr<detail::ProcessTargetBase>{}, std::move(options)) {}
+Process::Process(ProcessOptions options) : Process(detail::TargetParts{}, std::move(options)) {}
 
-Process::Process(std::unique_ptr<detail::ProcessTargetBase> target, ProcessOptions options)
+Process::Process(detail::TargetParts parts, ProcessOptions options)
     : creator_pid_(static_cast<int>(::getpid())),
       identity_(g_identity),
       daemon_(options.daemon),
       start_method_(options.start_method),
-      target_(std::move(target)) {
+      target_(std::move(parts.target)),
+      shipped_(std::move(parts.shipped)) {
   identity_.push_back(g_counter.fetch_add(1, std::memory_order_relaxed) + 1);
   name_ = options.name.empty() ? default_name(identity_) : std::move(options.name);
+  // fork: an fd-less anonymous page (shm.hpp says why); spawn/forkserver: a memfd, since the
+  // child must map the page from a descriptor.
+  if (start_method_ != StartMethod::fork) {
+    page_fd_ = static_cast<int>(::syscall(SYS_memfd_create, "tandem-stop", MFD_CLOEXEC));
+    if (page_fd_ < 0 || ::ftruncate(page_fd_, sizeof(detail::ProcessShared)) != 0) {
+      const int err = errno;
+      if (page_fd_ >= 0) ::close(page_fd_);
+      throw RuntimeError(std::string("memfd for the stop page: ") + std::strerror(err));
+    }
+  }
+  void* p = ::mmap(nullptr, sizeof(detail::ProcessShared), PROT_READ | PROT_WRITE,
+                   page_fd_ >= 0 ? MAP_SHARED : MAP_SHARED | MAP_ANONYMOUS, page_fd_, 0);
+  if (p == MAP_FAILED) {
+    const int err = errno;
+    if (page_fd_ >= 0) ::close(page_fd_);
+    throw RuntimeError(std::string("mmap of the stop page failed: ") + std::strerror(err));
+  }
+  page_ = ::new (p) detail::ProcessShared();
 }
 
 Process::~Process() {
@@ -208,6 +335,9 @@ Process::~Process() {
     // join() only throws for misuse, which the checks above exclude.
   }
   if (pidfd_ >= 0) ::close(pidfd_);
+  if (status_fd_ >= 0) ::close(status_fd_);
+  ::munmap(page_, sizeof(detail::ProcessShared));
+  if (page_fd_ >= 0) ::close(page_fd_);
 }
 
 bool Process::in_creator() const { return static_cast<int>(::getpid()) == creator_pid_; }
@@ -223,10 +353,15 @@ void Process::start() {
     throw RuntimeError(message);
   };
   if (g_daemon_process) fail("daemonic processes are not allowed to have children");
-  if (start_method_ != StartMethod::fork)
-    fail(std::string("start method '") +
-         (start_method_ == StartMethod::spawn ? "spawn" : "forkserver") +
-         "' is not supported yet for Process with a closure target");
+  if (start_method_ != StartMethod::fork) {
+    try {
+      start_shipped();
+    } catch (...) {
+      phase_.store(kNew, std::memory_order_release);
+      throw;
+    }
+    return;
+  }
   warn_if_multithreaded();
   flush_all();
   const int parent = static_cast<int>(::getpid());
@@ -245,6 +380,39 @@ void Process::start() {
   pidfd_ = fd;
   pid_.store(static_cast<int>(pid), std::memory_order_release);
   target_.reset();  // Python drops its reference to the target once the child has it
+  phase_.store(kRunning, std::memory_order_release);
+}
+
+void Process::start_shipped() {
+  const char* method = start_method_ == StartMethod::spawn ? "spawn" : "forkserver";
+  if (!shipped_ || target_ == nullptr)
+    throw RuntimeError(std::string("start method '") + method +
+                       "' needs a target that is a function pointer or a lambda without "
+                       "captures, with serializable arguments (a closure or an overridden "
+                       "run() can only be started with fork)");
+  if (start_method_ == StartMethod::spawn && !detail::init_was_called())
+    throw RuntimeError(
+        "start method 'spawn' needs tandem::mp::init(argc, argv) as the first line of main(): "
+        "the spawned child runs this program's main(), and is taken over there");
+  detail::BootMessage msg;
+  const shipping::BuildId& id = shipping::build_id();
+  msg.build_id = id.bytes();
+  msg.build_source = static_cast<std::uint8_t>(id.source());
+  msg.task = *shipped_;
+  msg.name = name();
+  msg.identity = identity_;
+  msg.daemon = daemon_;
+  msg.parent_pid = static_cast<int>(::getpid());
+  const std::vector<std::byte> boot = tandem::serialize(msg);
+  flush_all();
+  const detail::Launched l = start_method_ == StartMethod::spawn
+                                 ? detail::spawn_worker(boot, page_fd_)
+                                 : detail::forkserver_worker(boot, page_fd_);
+  pidfd_ = l.pidfd;
+  status_fd_ = l.status_fd;
+  pid_.store(l.pid, std::memory_order_release);
+  target_.reset();
+  shipped_.reset();
   phase_.store(kRunning, std::memory_order_release);
 }
 
@@ -301,19 +469,24 @@ bool Process::wait_exit(Deadline deadline) {
 
 void Process::reap_now() {
   if (reaper_.exchange(1, std::memory_order_acq_rel) == 0) {
-    siginfo_t si{};
-    int rc;
-    do rc = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_), &si, WEXITED);
-    while (rc < 0 && errno == EINTR);
-    if (rc < 0 && errno == EINVAL) {  // Linux 5.3 has pidfd_open but not P_PIDFD
-      do rc = ::waitid(P_PID, static_cast<id_t>(pid_.load()), &si, WEXITED);
+    if (status_fd_ >= 0) {
+      // forkserver: the child is the server's; the server reports its exit code.
+      exitcode_ = detail::forkserver_exit_code(status_fd_);
+    } else {
+      siginfo_t si{};
+      int rc;
+      do rc = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_), &si, WEXITED);
       while (rc < 0 && errno == EINTR);
+      if (rc < 0 && errno == EINVAL) {  // Linux 5.3 has pidfd_open but not P_PIDFD
+        do rc = ::waitid(P_PID, static_cast<id_t>(pid_.load()), &si, WEXITED);
+        while (rc < 0 && errno == EINTR);
+      }
+      exitcode_ = rc == 0 ? decode_status(si) : kUnknownStatus;
     }
-    exitcode_ = rc == 0 ? decode_status(si) : kUnknownStatus;
     phase_.store(kReaped, std::memory_order_release);
     tandem::detail::futex_wake_all(phase_);
   } else {
-    // Another thread is inside a waitid() that cannot block (the child has exited).
+    // Another thread is inside a waitid() (or the server's report) that is about to return.
     while (phase_.load(std::memory_order_acquire) != kReaped)
       tandem::detail::futex_wait(phase_, kRunning);
   }

@@ -83,7 +83,9 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -92,17 +94,18 @@
 #include "tandem/detail/wait.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/multiprocessing/shm.hpp"
+#include "tandem/shipping/ship.hpp"
 
 namespace tandem::mp {
 
-/// multiprocessing start methods. Only fork is implemented so far (see above).
+/// multiprocessing start methods (see "Start methods" above).
 enum class StartMethod { fork, forkserver, spawn };
 
-/// Optional first line of main(). Saves argv so that children can show their name as their
-/// command line in `ps`, and marks this process as the main process. It is also the place
-/// where the fork server will be started (while the process is still single-threaded) and
-/// where a spawned worker will take over, once StartMethod::forkserver / spawn exist.
-/// Calling it again (or never) is harmless.
+/// Optional first line of main() — required for StartMethod::spawn. Saves argv (children show
+/// their name as their command line in `ps`); in a child started with StartMethod::spawn it
+/// takes over: runs the shipped target and _exit()s, never returning into main(); otherwise
+/// it starts the fork server (StartMethod::forkserver) while the process is single-threaded.
+/// Calling it again is harmless (only the first call acts).
 void init(int argc, char** argv);
 
 /// multiprocessing.current_process().name: "MainProcess", or the name of the Process whose
@@ -115,6 +118,10 @@ struct ProcessShared {
   std::atomic<std::uint32_t> stop{0};  // 1 once request_stop() was called
 };
 }  // namespace detail
+
+namespace detail {
+struct TokenFactory;  // src/process.cpp: makes the token of a spawned/forkserver child
+}
 
 /// The child's view of request_stop(): a cross-process std::stop_token. Copyable and cheap.
 /// Valid in the child for the whole of run(); in the parent while the Process object lives.
@@ -129,6 +136,7 @@ class StopToken {
 
  private:
   friend class Process;
+  friend struct detail::TokenFactory;
   friend bool sleep(duration, StopToken);
   explicit StopToken(std::atomic<std::uint32_t>* word) noexcept : word_(word) {}
   std::atomic<std::uint32_t>* word_ = nullptr;
@@ -164,6 +172,79 @@ struct ProcessTarget final : ProcessTargetBase {
   }
   F fn;
 };
+
+/// The trampoline of a shipped Process target (shipping::TaskKind::process): decodes the
+/// arguments and calls fn(args...) or fn(token, args...). Exceptions propagate (to the boot
+/// code, which reports them as "Process NAME:" and exits 1).
+using ProcessTrampoline = void (*)(std::uintptr_t fn, std::span<const std::byte> args,
+                                   StopToken token);
+
+template <class Fp>
+struct ProcessEntry {
+  static constexpr bool ok = false;
+};
+template <bool WithToken, class Fp, class... P>
+struct ProcessEntryBase {
+  using args_tuple = std::tuple<std::decay_t<P>...>;
+  static constexpr bool ok = (!shipping::detail::mutable_ref_param<P> && ...) &&
+                             (Serializable<std::decay_t<P>> && ...);
+  template <class... A>
+  static constexpr bool accepts() {
+    if constexpr (sizeof...(A) != sizeof...(P))
+      return false;
+    else
+      return (std::is_constructible_v<std::decay_t<P>, const A&> && ...);
+  }
+  static void invoke(std::uintptr_t fn, std::span<const std::byte> in, StopToken token) {
+    const auto f = reinterpret_cast<Fp>(fn);
+    auto args = tandem::deserialize<args_tuple>(in);
+    std::apply(
+        [&](auto&... a) {
+          if constexpr (WithToken)
+            f(token, std::move(a)...);
+          else
+            f(std::move(a)...);
+        },
+        args);
+  }
+};
+template <class R, class... P>
+struct ProcessEntry<R (*)(P...)> : ProcessEntryBase<false, R (*)(P...), P...> {};
+template <class R, class T, class... P>
+  requires std::is_same_v<std::remove_cvref_t<T>, StopToken>
+struct ProcessEntry<R (*)(T, P...)> : ProcessEntryBase<true, R (*)(T, P...), P...> {};
+
+/// The shipped form of target(args...) for spawn/forkserver, or nullopt when the target is
+/// not shippable (a closure, non-serializable arguments, code outside the executable).
+template <class F, class... A>
+std::optional<shipping::Task> ship_process_target(const F& fn, const std::tuple<A...>& args) {
+  using FI = shipping::detail::function_info<F>;
+  if constexpr (FI::kind == shipping::detail::FnKind::ok) {
+    using Fp = typename FI::pointer;
+    using E = ProcessEntry<Fp>;
+    if constexpr (E::ok) {
+      if constexpr (E::template accepts<A...>()) {
+        const Fp f = fn;
+        shipping::Task t;
+        t.args = tandem::serialize(std::apply(
+            [](const auto&... a) { return typename E::args_tuple(a...); }, args));
+        try {
+          shipping::seal(t, shipping::address_of(&E::invoke), shipping::address_of(f),
+                         shipping::TaskKind::process);
+        } catch (const ValueError&) {
+          return std::nullopt;
+        }
+        return t;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+struct TargetParts {
+  std::unique_ptr<ProcessTargetBase> target;
+  std::optional<shipping::Task> shipped;
+};
 }  // namespace detail
 
 class Process {
@@ -177,7 +258,17 @@ class Process {
              (std::is_invocable_v<std::decay_t<F>&> ||
               std::is_invocable_v<std::decay_t<F>&, StopToken>))
   explicit Process(F target, ProcessOptions options = {})
-      : Process(std::make_unique<detail::ProcessTarget<std::decay_t<F>>>(std::move(target)),
+      : Process(make_parts(std::move(target), std::tuple<>{}, options.start_method),
+                std::move(options)) {}
+  /// multiprocessing.Process(target=f, args=(...)): the child calls target(args...) or
+  /// target(token, args...) — e.g. `Process(work, std::tuple{42, "x"s}, {.start_method =
+  /// StartMethod::spawn})`. With fork, any callable and any arguments (copied into the child);
+  /// with spawn/forkserver, see "Start methods" above.
+  template <class F, class... Args>
+    requires(std::is_invocable_v<std::decay_t<F>&, Args&...> ||
+             std::is_invocable_v<std::decay_t<F>&, StopToken, Args&...>)
+  Process(F target, std::tuple<Args...> args, ProcessOptions options = {})
+      : Process(make_parts(std::move(target), std::move(args), options.start_method),
                 std::move(options)) {}
 
   Process(const Process&) = delete;
@@ -210,14 +301,34 @@ class Process {
   void request_stop() noexcept;
   /// The token request_stop() sets (the one run() should watch).
   StopToken stop_token() const noexcept { return StopToken(&page_->stop); }
+  /// Whether start() can use StartMethod::spawn / forkserver: the target was shipped.
+  bool shippable() const noexcept { return shipped_.has_value(); }
 
  protected:
   /// Calls the target (if any). Subclasses override it; it runs in the child.
   virtual void run();
 
  private:
-  Process(std::unique_ptr<detail::ProcessTargetBase> target, ProcessOptions options);
+  template <class F, class... Args>
+  static detail::TargetParts make_parts(F target, std::tuple<Args...> args, StartMethod m) {
+    detail::TargetParts parts;
+    if (m != StartMethod::fork) parts.shipped = detail::ship_process_target(target, args);
+    if constexpr (sizeof...(Args) == 0) {
+      parts.target = std::make_unique<detail::ProcessTarget<F>>(std::move(target));
+    } else {
+      auto call = [f = std::move(target), a = std::move(args)](StopToken token) mutable {
+        if constexpr (std::is_invocable_v<F&, StopToken, Args&...>)
+          std::apply([&](auto&... x) { std::invoke(f, token, x...); }, a);
+        else
+          std::apply([&](auto&... x) { std::invoke(f, x...); }, a);
+      };
+      parts.target = std::make_unique<detail::ProcessTarget<decltype(call)>>(std::move(call));
+    }
+    return parts;
+  }
+  Process(detail::TargetParts parts, ProcessOptions options);
   [[noreturn]] void child_main(int parent_pid) noexcept;
+  void start_shipped();
   bool wait_exit(tandem::detail::Deadline deadline);
   bool try_reap();
   void reap_now();
@@ -239,7 +350,12 @@ class Process {
   bool daemon_;
   StartMethod start_method_;
   std::unique_ptr<detail::ProcessTargetBase> target_;
-  detail::SharedPage<detail::ProcessShared> page_;
+  std::optional<shipping::Task> shipped_;  // spawn/forkserver: the target as a Task
+  int status_fd_ = -1;  // forkserver: the socket the server reports the exit status on
+  // The stop page: anonymous shared memory for fork; a memfd (page_fd_) for spawn and
+  // forkserver, whose children map it from the fd they are sent.
+  detail::ProcessShared* page_ = nullptr;
+  int page_fd_ = -1;
 };
 
 }  // namespace tandem::mp
