@@ -22,6 +22,7 @@
 #include "tandem/multiprocessing/condition.hpp"
 #include "tandem/multiprocessing/event.hpp"
 #include "tandem/multiprocessing/lock.hpp"
+#include "tandem/multiprocessing/manager.hpp"
 #include "tandem/multiprocessing/process.hpp"
 #include "tandem/multiprocessing/queue.hpp"
 #include "tandem/multiprocessing/joinable_queue.hpp"

@@ -1,0 +1,699 @@
+// mp::Manager: the server process, the attach protocol, and the per-process cache of
+// attached objects (manager.hpp has the specification).
+//
+// Protocol. The server listens on an AF_UNIX SOCK_SEQPACKET socket in the abstract namespace
+// ("\0tandem-mgr-<32 hex digits>", from getrandom). A client sends one Request (the secret,
+// the object id and what it expects: kind, type tag, count) and receives one Reply; on
+// success the reply carries two fds by SCM_RIGHTS: the manager's control page and the
+// object's memfd. One request per connection: attaching happens once per object and process.
+// The owner registers objects over a private socketpair (one message per object, with its fd).
+// Ordering: the owner's registration is queued on that socketpair before the owner can hand
+// the handle to anyone, so the server drains it before answering every request and never
+// answers "unknown object" for an object that exists.
+//
+// The server runs only system calls after fork() (no malloc, no locks: the owner may have
+// had other threads), keeps its table in mmap'd memory, and exits when the owner's end of the
+// socketpair reaches EOF (the owner shut down or died: the kernel closes a dead process's
+// fds) — unlike PR_SET_PDEATHSIG, that does not fire when merely the creating thread exits.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <map>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "tandem/errors.hpp"
+#include "tandem/multiprocessing/manager.hpp"
+#include "tandem/threading/lock.hpp"
+
+namespace tandem::mp {
+namespace detail {
+namespace {
+
+constexpr std::uint32_t kRequestMagic = 0x51524754;  // "TGRQ"
+constexpr int kClientTimeoutSeconds = 10;
+constexpr int kServerTimeoutSeconds = 2;
+
+struct Request {
+  std::uint32_t magic;
+  std::uint32_t id;
+  std::uint8_t secret[16];
+  std::uint32_t kind;
+  std::uint32_t pad;
+  std::uint64_t tag;
+  std::uint64_t count;
+};
+
+enum Status : std::uint32_t { ok = 0, auth = 1, unknown = 2, mismatch = 3, malformed = 4 };
+
+struct Reply {
+  std::uint32_t status;
+  std::uint32_t kind;  // the server's record, for the mismatch message
+  std::uint64_t tag;
+  std::uint64_t count;
+};
+
+enum CtlOp : std::uint32_t { op_register = 1, op_shutdown = 2 };
+
+struct CtlMsg {
+  std::uint32_t op;
+  std::uint32_t id;
+  std::uint32_t kind;
+  std::uint32_t pad;
+  std::uint64_t tag;
+  std::uint64_t count;
+};
+
+[[noreturn]] void fail_errno(const char* what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
+
+sockaddr_un address_of(const ManagerKey& key, socklen_t& len) {
+  static constexpr char hex[] = "0123456789abcdef";
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  char* p = a.sun_path + 1;  // sun_path[0] == 0: the abstract namespace
+  static constexpr char prefix[] = "tandem-mgr-";
+  std::memcpy(p, prefix, sizeof prefix - 1);
+  p += sizeof prefix - 1;
+  for (std::uint8_t b : key.token) {
+    *p++ = hex[b >> 4];
+    *p++ = hex[b & 15];
+  }
+  len = static_cast<socklen_t>(p - reinterpret_cast<char*>(&a));
+  return a;
+}
+
+bool same_secret(const std::uint8_t* a, const std::uint8_t* b) noexcept {
+  unsigned diff = 0;  // constant time
+  for (int i = 0; i < 16; ++i) diff |= static_cast<unsigned>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+/// Sends `msg` with up to two fds (SCM_RIGHTS). Returns false on error (errno set).
+bool send_with_fds(int sock, const void* msg, std::size_t len, const int* fds, int nfds) noexcept {
+  iovec iov{const_cast<void*>(msg), len};
+  alignas(cmsghdr) char buf[CMSG_SPACE(2 * sizeof(int))] = {};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  if (nfds > 0) {
+    mh.msg_control = buf;
+    mh.msg_controllen = CMSG_SPACE(static_cast<std::size_t>(nfds) * sizeof(int));
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(static_cast<std::size_t>(nfds) * sizeof(int));
+    std::memcpy(CMSG_DATA(c), fds, static_cast<std::size_t>(nfds) * sizeof(int));
+  }
+  for (;;) {
+    const ssize_t n = ::sendmsg(sock, &mh, MSG_NOSIGNAL);
+    if (n >= 0) return static_cast<std::size_t>(n) == len;
+    if (errno != EINTR) return false;
+  }
+}
+
+/// Receives one message and up to two fds (close-on-exec). Returns the byte count, 0 on EOF,
+/// -1 on error; `nfds` fds are stored in `fds` (the caller owns them).
+ssize_t recv_with_fds(int sock, void* msg, std::size_t len, int* fds, int& nfds,
+                      int flags) noexcept {
+  nfds = 0;
+  iovec iov{msg, len};
+  alignas(cmsghdr) char buf[CMSG_SPACE(4 * sizeof(int))];
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = buf;
+  mh.msg_controllen = sizeof buf;
+  ssize_t n;
+  do n = ::recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return n;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const std::size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < k; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      if (nfds < 2)
+        fds[nfds++] = fd;
+      else
+        ::close(fd);  // more than we asked for: never leak it
+    }
+  }
+  return n;
+}
+
+void set_timeouts(int sock, int seconds) noexcept {
+  timeval tv{seconds, 0};
+  ::setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+// ---------------------------------------------------------------- the server process
+
+struct ServerEntry {
+  int fd_plus_1;  // 0: no object (mmap'd memory starts zeroed)
+  std::uint32_t kind;
+  std::uint64_t tag;
+  std::uint64_t count;
+};
+
+class Server {
+ public:
+  Server(int ctl, int lsn, int control_fd, const ManagerKey& key) noexcept
+      : ctl_(ctl), lsn_(lsn), control_fd_(control_fd), key_(key) {}
+
+  [[noreturn]] void run() noexcept {
+    for (;;) {
+      pollfd p[2] = {{ctl_, POLLIN, 0}, {lsn_, POLLIN, 0}};
+      const int r = ::poll(p, 2, -1);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        ::_exit(2);
+      }
+      if (p[0].revents != 0) drain_control();
+      if (p[1].revents & POLLIN) serve_one();
+    }
+  }
+
+ private:
+  void drain_control() noexcept {
+    for (;;) {
+      CtlMsg m{};
+      int fds[2], nfds = 0;
+      const ssize_t n = recv_with_fds(ctl_, &m, sizeof m, fds, nfds, MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      if (n <= 0) ::_exit(0);  // EOF: the owner shut down or died
+      if (m.op == op_shutdown) ::_exit(0);
+      if (m.op != op_register || nfds != 1 || !store(m, fds[0]))
+        for (int i = 0; i < nfds; ++i) ::close(fds[i]);
+    }
+  }
+
+  bool store(const CtlMsg& m, int fd) noexcept {
+    if (m.id == 0) return false;
+    if (m.id >= cap_) {
+      std::size_t cap = cap_ == 0 ? 256 : cap_;
+      while (cap <= m.id) cap *= 2;
+      void* p = ::mmap(nullptr, cap * sizeof(ServerEntry), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) return false;
+      if (table_ != nullptr) {
+        std::memcpy(p, table_, cap_ * sizeof(ServerEntry));
+        ::munmap(table_, cap_ * sizeof(ServerEntry));
+      }
+      table_ = static_cast<ServerEntry*>(p);
+      cap_ = cap;
+    }
+    ServerEntry& e = table_[m.id];
+    if (e.fd_plus_1 != 0) return false;
+    e = ServerEntry{fd + 1, m.kind, m.tag, m.count};
+    return true;
+  }
+
+  void serve_one() noexcept {
+    const int c = ::accept4(lsn_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) return;
+    set_timeouts(c, kServerTimeoutSeconds);
+    Reply rep{};
+    int fds[2] = {control_fd_, -1};
+    ucred cr{};
+    socklen_t crlen = sizeof cr;
+    Request rq{};
+    ssize_t n;
+    do n = ::recv(c, &rq, sizeof rq, 0);
+    while (n < 0 && errno == EINTR);
+    if (::getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) != 0 || cr.uid != ::geteuid()) {
+      rep.status = auth;
+    } else if (n != static_cast<ssize_t>(sizeof rq) || rq.magic != kRequestMagic) {
+      rep.status = malformed;
+    } else if (!same_secret(rq.secret, key_.secret.data())) {
+      rep.status = auth;
+    } else {
+      drain_control();  // a registration sent before the handle is always seen first
+      if (rq.id == 0 || rq.id >= cap_ || table_[rq.id].fd_plus_1 == 0) {
+        rep.status = unknown;
+      } else {
+        const ServerEntry& e = table_[rq.id];
+        rep.kind = e.kind;
+        rep.tag = e.tag;
+        rep.count = e.count;
+        if (e.kind != rq.kind || e.tag != rq.tag || e.count != rq.count) {
+          rep.status = mismatch;
+        } else {
+          rep.status = ok;
+          fds[1] = e.fd_plus_1 - 1;
+        }
+      }
+    }
+    send_with_fds(c, &rep, sizeof rep, fds, rep.status == ok ? 2 : 0);
+    ::close(c);
+  }
+
+  int ctl_, lsn_, control_fd_;
+  ManagerKey key_;
+  ServerEntry* table_ = nullptr;
+  std::size_t cap_ = 0;
+};
+
+void close_all_but(int a, int b, int c) noexcept {
+  int keep[3] = {a, b, c};
+  std::sort(keep, keep + 3);
+  unsigned lo = 3;
+  for (int k : keep) {
+    if (k < 3) continue;
+    if (static_cast<unsigned>(k) > lo) ::syscall(SYS_close_range, lo, static_cast<unsigned>(k) - 1, 0);
+    lo = static_cast<unsigned>(k) + 1;
+  }
+  ::syscall(SYS_close_range, lo, ~0u, 0);
+}
+
+[[noreturn]] void server_main(int ctl, int lsn, int control_fd, const ManagerKey& key) noexcept {
+  ::prctl(PR_SET_NAME, "tandem-manager", 0, 0, 0);
+  ::signal(SIGINT, SIG_IGN);  // Ctrl-C goes to the owner; the server follows it (EOF)
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null >= 0) {
+    for (int i = 0; i < 3; ++i)
+      if (i != null) ::dup2(null, i);  // never hold a test's or a pipe's stdio open
+  }
+  close_all_but(ctl, lsn, control_fd);
+  Server(ctl, lsn, control_fd, key).run();
+}
+
+// ---------------------------------------------------------------- the per-process cache
+
+struct CacheEntry {
+  ManagedKind kind;
+  std::uint64_t tag;
+  std::uint64_t count;
+  std::shared_ptr<ManagedObject> object;
+};
+
+struct Cache {
+  tandem::Lock lock;
+  std::vector<std::shared_ptr<ManagerLink>> links;
+  std::map<std::pair<std::array<std::uint8_t, 16>, std::uint32_t>, CacheEntry> objects;
+
+  std::shared_ptr<ManagerLink> find_link(const ManagerKey& key) const {
+    for (const auto& l : links)
+      if (l->key() == key) return l;
+    return nullptr;
+  }
+  /// Drops what belongs to `token` (a manager that shut down). Called with `lock` held.
+  void forget(const std::array<std::uint8_t, 16>& token,
+              std::vector<std::shared_ptr<ManagedObject>>& graveyard,
+              std::vector<std::shared_ptr<ManagerLink>>& dead_links) {
+    for (auto it = objects.begin(); it != objects.end();) {
+      if (it->first.first == token) {
+        graveyard.push_back(std::move(it->second.object));
+        it = objects.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto it = links.begin(); it != links.end();) {
+      if ((*it)->key().token == token) {
+        dead_links.push_back(std::move(*it));
+        it = links.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  /// Drops the objects of every manager that was shut down (their memory stays mapped while
+  /// proxies of this process hold it).
+  void sweep(std::vector<std::shared_ptr<ManagedObject>>& graveyard,
+             std::vector<std::shared_ptr<ManagerLink>>& dead_links) {
+    std::vector<std::array<std::uint8_t, 16>> dead;
+    for (const auto& l : links)
+      if (l->control().state.load(std::memory_order_acquire) != kManagerRunning)
+        dead.push_back(l->key().token);
+    for (const auto& t : dead) forget(t, graveyard, dead_links);
+  }
+};
+
+// Never destroyed: proxies may outlive static destruction, and a forked child inherits it.
+Cache& cache() {
+  static Cache* c = new Cache;
+  return *c;
+}
+
+// Unmapping runs outside the cache lock (munmap can be slow).
+struct Graveyard {
+  std::vector<std::shared_ptr<ManagedObject>> objects;
+  std::vector<std::shared_ptr<ManagerLink>> links;
+};
+
+std::string describe(ManagedKind kind, std::uint32_t id) {
+  return std::string(kind_name(kind)) + " #" + std::to_string(id);
+}
+
+[[noreturn]] void throw_mismatch(const ObjectRef& ref, ManagedKind kind, std::uint64_t tag,
+                                 std::uint64_t count) {
+  std::string what = "tandem::mp::Manager: handle type mismatch: object #" +
+                     std::to_string(ref.id) + " is a " + kind_name(kind);
+  if (kind != ref.kind)
+    what += std::string(", not a ") + kind_name(ref.kind);
+  else if (tag != ref.tag)
+    what += " of another element type";
+  else if (count != ref.count)
+    what += " of " + std::to_string(count) + " elements, not " + std::to_string(ref.count);
+  throw DecodeError(what);
+}
+
+/// Connects to the server of `ref` and asks for its object; returns {control fd, object fd}.
+std::pair<int, int> request(const ObjectRef& ref) {
+  const int s = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (s < 0) fail_errno("tandem::mp::Manager: socket");
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{s};
+  set_timeouts(s, kClientTimeoutSeconds);
+  socklen_t len = 0;
+  const sockaddr_un addr = address_of(ref.key, len);
+  int r;
+  do r = ::connect(s, reinterpret_cast<const sockaddr*>(&addr), len);
+  while (r != 0 && errno == EINTR);
+  if (r != 0)
+    throw RuntimeError(
+        "tandem::mp::Manager: cannot reach the manager's server process (it was shut down or "
+        "has died): " + std::string(std::strerror(errno)));
+  Request rq{};
+  rq.magic = kRequestMagic;
+  rq.id = ref.id;
+  std::memcpy(rq.secret, ref.key.secret.data(), 16);
+  rq.kind = static_cast<std::uint32_t>(ref.kind);
+  rq.tag = ref.tag;
+  rq.count = ref.count;
+  Reply rep{};
+  int fds[2] = {-1, -1}, nfds = 0;
+  ssize_t n = -1;
+  if (send_with_fds(s, &rq, sizeof rq, nullptr, 0))
+    n = recv_with_fds(s, &rep, sizeof rep, fds, nfds, 0);
+  const int err = errno;
+  auto drop = [&] {
+    for (int i = 0; i < nfds; ++i) ::close(fds[i]);
+  };
+  if (n != static_cast<ssize_t>(sizeof rep)) {
+    drop();
+    if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK))
+      throw RuntimeError("tandem::mp::Manager: the manager's server process did not answer "
+                         "within " + std::to_string(kClientTimeoutSeconds) + " s");
+    throw RuntimeError(
+        "tandem::mp::Manager: lost the connection to the manager's server process (it was "
+        "shut down or has died)");
+  }
+  switch (rep.status) {
+    case ok:
+      if (nfds == 2) return {fds[0], fds[1]};
+      drop();
+      throw RuntimeError("tandem::mp::Manager: the server sent no shared memory for " +
+                         describe(ref.kind, ref.id));
+    case auth:
+      drop();
+      throw RuntimeError("tandem::mp::Manager: the manager refused the handle (authentication "
+                         "failed: not its secret, or another user)");
+    case mismatch:
+      drop();
+      throw_mismatch(ref, static_cast<ManagedKind>(rep.kind), rep.tag, rep.count);
+    case unknown:
+      drop();
+      throw RuntimeError("tandem::mp::Manager: the manager has no object #" +
+                         std::to_string(ref.id) + " (the handle is not from this manager)");
+    default:
+      drop();
+      throw RuntimeError("tandem::mp::Manager: the server rejected the request");
+  }
+}
+
+}  // namespace
+
+const char* kind_name(ManagedKind k) noexcept {
+  switch (k) {
+    case ManagedKind::none: return "empty handle";
+    case ManagedKind::lock: return "Lock";
+    case ManagedKind::rlock: return "RLock";
+    case ManagedKind::event: return "Event";
+    case ManagedKind::semaphore: return "Semaphore";
+    case ManagedKind::bounded_semaphore: return "BoundedSemaphore";
+    case ManagedKind::value: return "Value";
+    case ManagedKind::array: return "Array";
+    case ManagedKind::queue: return "Queue";
+    case ManagedKind::joinable_queue: return "JoinableQueue";
+    case ManagedKind::condition: return "Condition";
+    case ManagedKind::barrier: return "Barrier";
+  }
+  return "unknown kind";
+}
+
+const std::atomic<std::uint32_t>& empty_state() noexcept {
+  static const std::atomic<std::uint32_t> s{kHandleEmpty};
+  return s;
+}
+
+void throw_proxy_state(std::uint32_t state, ManagedKind kind) {
+  if (state == kHandleEmpty)
+    throw RuntimeError(std::string("tandem::mp::Manager: this ") + kind_name(kind) +
+                       " proxy is empty (default-constructed, not made by a Manager)");
+  throw RuntimeError(std::string("tandem::mp::Manager: the manager was shut down; its ") +
+                     kind_name(kind) + " can no longer be used");
+}
+
+void check_ref(const ObjectRef& ref, std::uint32_t magic, std::uint8_t version,
+               ManagedKind expected_kind, std::uint64_t expected_tag) {
+  if (magic != kHandleMagic)
+    throw DecodeError("not a tandem::mp::Manager handle (bad magic number)");
+  if (version != kHandleVersion)
+    throw DecodeError("tandem::mp::Manager handle of an unknown version " +
+                      std::to_string(version));
+  if (ref.id == 0) {
+    if (ref.kind != ManagedKind::none && ref.kind != expected_kind)
+      throw DecodeError("tandem::mp::Manager: malformed empty handle");
+    return;
+  }
+  if (ref.kind != expected_kind || ref.tag != expected_tag)
+    throw_mismatch(ObjectRef{ref.key, ref.id, expected_kind, expected_tag, ref.count}, ref.kind,
+                   ref.tag, ref.count);
+}
+
+Attached attach(const ObjectRef& ref, std::size_t min_bytes, MakeObject make) {
+  Cache& c = cache();
+  const auto key = std::make_pair(ref.key.token, ref.id);
+  Graveyard grave;
+  {
+    std::lock_guard g(c.lock);
+    if (auto it = c.objects.find(key); it != c.objects.end()) {
+      auto link = c.find_link(ref.key);
+      if (link != nullptr) {  // same token and secret
+        const CacheEntry& e = it->second;
+        if (e.kind != ref.kind || e.tag != ref.tag || e.count != ref.count)
+          throw_mismatch(ref, e.kind, e.tag, e.count);
+        return {std::move(link), e.object};
+      }
+    }
+    c.sweep(grave.objects, grave.links);
+  }
+  auto [control_fd, object_fd] = request(ref);
+  SharedRegion control;
+  try {
+    control = SharedRegion::attach(control_fd);  // owns the fd from here, also on error
+  } catch (...) {
+    ::close(object_fd);
+    throw;
+  }
+  SharedRegion region = SharedRegion::attach(object_fd);
+  if (control.size() < sizeof(ManagerControl) || region.size() < min_bytes)
+    throw DecodeError("tandem::mp::Manager: the shared memory of " + describe(ref.kind, ref.id) +
+                      " is smaller than its type needs");
+  std::shared_ptr<ManagedObject> object = make(std::move(region));
+  std::lock_guard g(c.lock);
+  auto link = c.find_link(ref.key);
+  if (link == nullptr) {
+    link = std::make_shared<ManagerLink>(ref.key, std::move(control));
+    c.links.push_back(link);
+  }
+  auto [it, inserted] = c.objects.try_emplace(key, CacheEntry{ref.kind, ref.tag, ref.count, object});
+  if (!inserted) object = it->second.object;  // another thread attached it meanwhile
+  return {std::move(link), std::move(object)};
+}
+
+// ---------------------------------------------------------------- Manager (owner side)
+
+struct ManagerState {
+  ManagerKey key;
+  std::shared_ptr<ManagerLink> link;
+  int ctl = -1;
+  pid_t server = 0;
+  int pidfd = -1;
+  pid_t owner = 0;
+  std::uint32_t next_id = 1;
+  bool running = false;
+  std::vector<std::shared_ptr<ManagedObject>> objects;
+};
+
+}  // namespace detail
+
+namespace {
+
+void random_bytes(std::uint8_t* p, std::size_t n) {
+  while (n > 0) {
+    const ssize_t r = ::getrandom(p, n, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      detail::fail_errno("tandem::mp::Manager: getrandom");
+    }
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+}
+
+void reap(detail::ManagerState& s) noexcept {
+  if (s.server <= 0) return;
+  // The server exits at once on shutdown/EOF; a SIGKILL bounds the wait if it is stuck.
+  if (s.pidfd >= 0) {
+    pollfd p{s.pidfd, POLLIN, 0};
+    int r;
+    do r = ::poll(&p, 1, 5000);
+    while (r < 0 && errno == EINTR);
+    if (r == 0) ::kill(s.server, SIGKILL);
+  }
+  int st;
+  while (::waitpid(s.server, &st, 0) < 0 && errno == EINTR) {
+  }
+  // ECHILD: someone else reaped it (a waitpid(-1) elsewhere); nothing more to do.
+  if (s.pidfd >= 0) ::close(s.pidfd);
+  s.pidfd = -1;
+  s.server = 0;
+}
+
+}  // namespace
+
+Manager::Manager() : s_(std::make_unique<detail::ManagerState>()) {
+  detail::ManagerState& s = *s_;
+  random_bytes(s.key.token.data(), 16);
+  random_bytes(s.key.secret.data(), 16);
+  detail::SharedRegion control(sizeof(detail::ManagerControl), "tandem-manager");
+  ::new (control.data()) detail::ManagerControl();
+
+  const int lsn = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (lsn < 0) detail::fail_errno("tandem::mp::Manager: socket");
+  socklen_t len = 0;
+  const sockaddr_un addr = detail::address_of(s.key, len);
+  int ctl[2];
+  if (::bind(lsn, reinterpret_cast<const sockaddr*>(&addr), len) != 0 || ::listen(lsn, 128) != 0 ||
+      ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) != 0) {
+    const int e = errno;
+    ::close(lsn);
+    errno = e;
+    detail::fail_errno("tandem::mp::Manager: cannot start the server socket");
+  }
+  const detail::ManagerKey key = s.key;
+  const int control_fd = control.fd();
+  const pid_t pid = ::fork();
+  if (pid == 0) detail::server_main(ctl[1], lsn, control_fd, key);
+  const int e = errno;
+  ::close(lsn);
+  ::close(ctl[1]);
+  if (pid < 0) {
+    ::close(ctl[0]);
+    errno = e;
+    detail::fail_errno("tandem::mp::Manager: fork");
+  }
+  s.ctl = ctl[0];
+  s.server = pid;
+  s.pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));  // -1: plain waitpid
+  s.owner = ::getpid();
+  s.running = true;
+  s.link = std::make_shared<detail::ManagerLink>(s.key, std::move(control));
+  detail::Cache& c = detail::cache();
+  std::lock_guard g(c.lock);
+  c.links.push_back(s.link);
+}
+
+Manager::~Manager() { shutdown(); }
+
+void Manager::shutdown() noexcept {
+  if (!s_) return;
+  detail::ManagerState& s = *s_;
+  if (s.owner != ::getpid()) {  // a fork()ed copy: the owner's manager is not ours to stop
+    if (s.ctl >= 0) ::close(s.ctl);
+    s.ctl = -1;
+    if (s.pidfd >= 0) ::close(s.pidfd);
+    s.pidfd = -1;
+    s.running = false;
+    return;
+  }
+  if (!s.running) return;
+  s.running = false;
+  s.link->control().state.store(detail::kManagerShut, std::memory_order_release);
+  // Wake whoever sleeps in a queue of ours: they see the manager shut down.
+  for (auto& o : s.objects) o->on_shutdown();
+  const detail::CtlMsg m{detail::op_shutdown, 0, 0, 0, 0, 0};
+  detail::send_with_fds(s.ctl, &m, sizeof m, nullptr, 0);
+  ::close(s.ctl);
+  s.ctl = -1;
+  reap(s);
+  detail::Graveyard grave;
+  {
+    detail::Cache& c = detail::cache();
+    std::lock_guard g(c.lock);
+    c.forget(s.key.token, grave.objects, grave.links);
+  }
+  s.objects.clear();
+}
+
+bool Manager::is_running() const noexcept { return s_ && s_->running; }
+int Manager::pid() const noexcept { return s_ ? s_->server : 0; }
+
+std::string Manager::address() const {
+  socklen_t len = 0;
+  const sockaddr_un a = detail::address_of(s_->key, len);
+  return "@" + std::string(a.sun_path + 1, static_cast<std::size_t>(len) - offsetof(sockaddr_un, sun_path) - 1);
+}
+
+detail::Attached Manager::publish(detail::ObjectRef& ref, std::shared_ptr<detail::ManagedObject> obj) {
+  detail::ManagerState& s = *s_;
+  if (s.owner != ::getpid())
+    throw RuntimeError("tandem::mp::Manager: objects can only be made in the process that "
+                       "created the Manager (send handles to the others)");
+  if (!s.running) throw RuntimeError("tandem::mp::Manager: the manager was shut down");
+  ref.key = s.key;
+  ref.id = s.next_id;
+  const detail::CtlMsg m{detail::op_register, ref.id, static_cast<std::uint32_t>(ref.kind), 0,
+                         ref.tag, ref.count};
+  const int fd = obj->fd();
+  if (!detail::send_with_fds(s.ctl, &m, sizeof m, &fd, 1))
+    throw RuntimeError(
+        "tandem::mp::Manager: the manager's server process has died: cannot register a new " +
+        std::string(detail::kind_name(ref.kind)) + " (" + std::strerror(errno) + ")");
+  ++s.next_id;
+  s.objects.push_back(obj);
+  detail::Cache& c = detail::cache();
+  std::lock_guard g(c.lock);
+  c.objects.try_emplace(std::make_pair(ref.key.token, ref.id),
+                        detail::CacheEntry{ref.kind, ref.tag, ref.count, obj});
+  return {s.link, std::move(obj)};
+}
+
+}  // namespace tandem::mp
