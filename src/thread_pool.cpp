@@ -246,7 +246,7 @@ void PoolScheduler::worker_main(std::size_t index) {
     }
     searching_.fetch_add(1, std::memory_order_seq_cst);
     for (int spin = 0; spin < 32 && !t; ++spin) {
-      cpu_relax(16);
+      if (spin < 8) cpu_relax(16); else std::this_thread::yield();  // 2 cores: let the submitter run
       t = find_task(index);
     }
     if (t) {

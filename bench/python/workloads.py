@@ -107,10 +107,44 @@ def queue_workload(scale):
     return n / secs, "items/s"
 
 
+def thread_pool_workload(scale):
+    """ThreadPoolExecutor(2): submit N tasks a*b*10 - c*2, keep the futures, sum the results."""
+    from concurrent.futures import ThreadPoolExecutor
+    n = max(100, int(20_000 * scale))
+
+    def task(a, b, c):
+        return a * b * 10 - c * 2
+
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        ex.submit(task, 0, 0, 0).result()
+        t0 = time.perf_counter()
+        fs = [ex.submit(task, i, 3, 7) for i in range(n)]
+        total = sum(f.result() for f in fs)
+        secs = time.perf_counter() - t0
+    assert total == sum(task(i, 3, 7) for i in range(n)), "wrong checksum"
+    return n / secs, "tasks/s"
+
+
+def pool_wakeup_workload(scale):
+    """An idle ThreadPoolExecutor(2) gets one task: submit -> task start, mean in us."""
+    from concurrent.futures import ThreadPoolExecutor
+    n = max(20, int(300 * scale))
+    total = 0.0
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        ex.submit(lambda: None).result()
+        for _ in range(n):
+            time.sleep(0.002)
+            t0 = time.perf_counter()
+            total += ex.submit(lambda: time.perf_counter() - t0).result()
+    return total * 1e6 / n, "us/rt"
+
+
 WORKLOADS = {
     "event": ("threading.Event", event_workload),
     "lock": ("threading.Lock", lock_workload),
     "queue": ("queue.Queue", queue_workload),
+    "thread pool": ("ThreadPoolExecutor", thread_pool_workload),
+    "pool wake-up": ("ThreadPoolExecutor", pool_wakeup_workload),
 }
 
 

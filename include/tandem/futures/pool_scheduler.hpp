@@ -7,7 +7,10 @@
 //    deque, then steal FIFO from everyone else's, starting at a rotating index — so
 //    submitters never contend with each other, and a submit costs a push, one seq_cst fence
 //    and two loads. (Work stealing: Blumofe & Leiserson 1999; deque: Le et al. PPoPP 2013.)
-//  * Sleeping: a worker that finds nothing spins a short bounded while as a "searcher", then
+//  * Sleeping: a worker that finds nothing searches a short bounded while (8 rounds of
+//    `pause`, then 24 rounds of sched_yield, so that on a small machine a searcher hands
+//    its CPU to a runnable submitter instead of starving it: 1.0 → 10.5 M tasks/s on 2
+//    CPUs, bench/RESULTS.md), then
 //    announces itself in `sleepers_`, re-scans every deque, and sleeps on the futex word
 //    `epoch_`. A submitter wakes a worker only when no worker is searching and one sleeps
 //    (Dekker: push; fence; load searching_/sleepers_ — the worker does sleepers_++;

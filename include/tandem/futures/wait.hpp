@@ -95,10 +95,12 @@ DoneAndNotDone<T> wait_impl(const std::vector<Future<T>>& input, Deadline deadli
     return false;
   };
   std::size_t n_done = 0, n_failed = 0;
-  for (Future<T>& f : fs) {
-    if (f.done()) {
+  std::vector<bool> counted(fs.size());
+  for (std::size_t i = 0; i < fs.size(); ++i) {
+    if (fs[i].done()) {
+      counted[i] = true;
       ++n_done;
-      if (f.state()->has_exception()) ++n_failed;
+      if (fs[i].state()->has_exception()) ++n_failed;
     }
   }
   if (satisfied(n_done, n_failed, fs.size() - n_done) || deadline.expired()) return split();
@@ -106,8 +108,11 @@ DoneAndNotDone<T> wait_impl(const std::vector<Future<T>>& input, Deadline deadli
   auto waiter = std::make_shared<CompletionWaiter>();
   std::vector<std::pair<FutureCore*, std::uint64_t>> registered;
   registered.reserve(fs.size());
-  for (Future<T>& f : fs) {
-    if (f.done()) continue;
+  for (std::size_t i = 0; i < fs.size(); ++i) {
+    // Only the futures counted above are skipped: one that finished since then is not in
+    // n_done, so it must reach `completions` (try_add_callback returns 0, on_done counts it).
+    if (counted[i]) continue;
+    Future<T>& f = fs[i];
     std::uint64_t id =
         f.state()->try_add_callback([waiter](FutureCore& c) { waiter->on_done(c, false); });
     if (id == 0)
