@@ -25,7 +25,7 @@
 //  * Manager() forks a small server (named "tandem-manager" in ps) listening on an AF_UNIX
 //    socket in the abstract namespace, under a name made of 16 random bytes (getrandom); the
 //    server holds a dup of every object's memfd.
-//  * A proxy encodes (tandem::serialize; 55 bytes) the server's name, a 16-byte random secret,
+//  * A proxy encodes (tandem::serialize; 62 bytes) the server's name, a 16-byte random secret,
 //    the object's id, kind and type tag (a hash of T's name, sizeof and alignof) and length.
 //  * Decoding a proxy in a process that has not seen the object yet connects to the server,
 //    which checks the caller's uid (SO_PEERCRED) and the secret (the abstract name is visible
@@ -56,7 +56,9 @@
 //    server sees EOF on its private socket and exits (no leaked process; it does not depend on
 //    the creating thread living on, unlike PR_SET_PDEATHSIG) — unless children forked by the
 //    owner after Manager() still hold that socket, in which case it exits with the last one.
-//  * Proxies are copyable handles; copies share the object. Thread-safety is the object's.
+//  * Proxies are copyable handles; copies share the object. Thread-safety is the object's;
+//    the per-process attach cache is guarded by a tandem::Lock (held only for map lookups,
+//    never across I/O), so a fork() while another thread attaches inherits it locked.
 // Memory ordering: that of the underlying mp:: object.
 // Cost: Manager() = one fork (~0.3 ms) + sockets; each object costs one memfd + mapping in the
 //  owner and a dup in the server; the first decode of a handle in a process costs one
@@ -66,6 +68,8 @@
 //  * Objects can be made only in the process that created the Manager (RuntimeError
 //    elsewhere); any process can use them. The Manager itself is not serializable.
 //  * Value/Array have a lock (Python's manager Value has none) and value() is the shared T.
+//  * Queue(maxsize = 0) is bounded by its ring's bytes (ring_bytes, 1 MiB by default), as
+//    mp::Queue: put blocks when the ring is full (Python's manager queue grows without limit).
 //  * A process keeps an attached object mapped (one fd, one mapping) until it exits or, after
 //    the manager shut down, until its next first-time attach sweeps it (proxies still held
 //    keep their memory).

@@ -8,8 +8,8 @@
 // secret and the object's id, kind and type tag (detail::ObjectRef); load() attaches (see
 // manager_detail.hpp). Operations run directly on the shared memory — no round trip to the
 // server — after one relaxed load of the manager's state word (RuntimeError once shut down).
-// Releasing calls (release, unlock, set on an Event) skip that check, so that a lock_guard
-// never throws from its destructor.
+// Releasing calls (release, unlock of locks and semaphores) skip that check, so that a
+// lock_guard never throws from its destructor.
 #pragma once
 
 #include <algorithm>
