@@ -1,4 +1,5 @@
-// tandem::shipping function identity — see <tandem/shipping/function_id.hpp>.
+// tandem::shipping function identity — see <tandem/shipping/function_id.hpp> — and the
+// sealing/resolving of Tasks (<tandem/shipping/task.hpp>), which validates it.
 #include "tandem/shipping/function_id.hpp"
 
 #include <link.h>
@@ -7,6 +8,8 @@
 #include <string>
 
 #include "tandem/errors.hpp"
+#include "tandem/shipping/build_id.hpp"
+#include "tandem/shipping/task.hpp"
 
 namespace tandem::shipping {
 namespace {
@@ -61,9 +64,6 @@ std::uintptr_t function_address(std::uint64_t offset) {
 }  // namespace tandem::shipping
 
 // ---- Task sealing / resolving (<tandem/shipping/task.hpp>) -------------------------------------
-
-#include "tandem/shipping/build_id.hpp"
-#include "tandem/shipping/task.hpp"
 
 namespace tandem::shipping {
 namespace {

@@ -13,11 +13,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -212,6 +214,24 @@ TEST_P(StartMethods, JoinFromSeveralThreads) {
   p.request_stop();
   for (auto& t : joiners) t.join();
   EXPECT_EQ(p.exitcode(), 4);
+}
+
+// Starts from several threads at once (forkserver: datagrams on one shared socket).
+TEST_P(StartMethods, ConcurrentStartsFromThreads) {
+  constexpr int kThreads = 4, kEach = 6;
+  std::vector<std::thread> threads;
+  std::atomic<int> good{0};
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        mp::Process p(smtest::exit_with, std::tuple{t * 10 + i}, opts());
+        p.start();
+        p.join();
+        if (p.exitcode() == t * 10 + i) good.fetch_add(1);
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(good.load(), kThreads * kEach);
 }
 
 INSTANTIATE_TEST_SUITE_P(All, StartMethods,
