@@ -192,3 +192,88 @@ TEST(QueueStress, JoinNeverEarly) {
   q.shutdown();
   for (auto& t : ts) t.join();
 }
+
+// task_done() racing with puts and with other task_done() calls, without gets in step:
+// the count never goes below zero (no task_done succeeds before its put has started), no
+// success is lost, and "too many" is still ValueError once everything is done. (The ring
+// derives unfinished_tasks from its own position counter, so this checks that bound.)
+template <class Q>
+void task_done_races_puts(Q& q) {
+  constexpr int P = 2, M = 3;
+  constexpr long per_producer = 20000;
+  std::atomic<long> started{0}, done{0};
+  std::atomic<bool> producing{true}, overcount{false};
+  std::vector<std::thread> ts;
+  for (int p = 0; p < P; ++p)
+    ts.emplace_back([&] {
+      for (long i = 0; i < per_producer; ++i) {
+        started.fetch_add(1);
+        q.put(i);
+      }
+    });
+  std::thread drainer([&] {  // keeps the bounded queue moving; never calls task_done
+    long got = 0;
+    while (got < P * per_producer) {
+      if (q.try_get(10ms)) ++got;
+    }
+  });
+  for (int m = 0; m < M; ++m)
+    ts.emplace_back([&] {
+      for (;;) {
+        try {
+          q.task_done();
+          long d = done.fetch_add(1) + 1;
+          if (d > started.load()) overcount = true;
+        } catch (const tandem::ValueError&) {
+          if (!producing.load() && done.load() >= P * per_producer) return;
+          std::this_thread::yield();
+        }
+      }
+    });
+  for (int p = 0; p < P; ++p) ts[p].join();
+  producing = false;
+  drainer.join();
+  for (std::size_t i = P; i < ts.size(); ++i) ts[i].join();
+  EXPECT_FALSE(overcount.load());
+  EXPECT_EQ(done.load(), P * per_producer);
+  EXPECT_EQ(q.unfinished_tasks(), 0u);
+  EXPECT_THROW(q.task_done(), tandem::ValueError);
+  EXPECT_TRUE(q.join(0s));
+}
+
+TEST(QueueStress, TaskDoneRacesPuts) {
+  tandem::Queue<long> ring(64);
+  task_done_races_puts(ring);
+  tandem::Queue<long> unbounded;
+  task_done_races_puts(unbounded);
+}
+
+// shutdown(immediate=True) while task_done() calls race: discarded items lower the count
+// once each, never below zero, and join() returns.
+TEST(QueueStress, ImmediateShutdownWithPendingTaskDone) {
+  for (int round = 0; round < 50; ++round) {
+    tandem::Queue<long> q(round % 2 ? 16 : 1024);
+    for (long i = 0; i < 10; ++i) q.put(i);
+    for (int i = 0; i < 3; ++i) (void)q.get();  // 3 taken, not yet done
+    std::atomic<int> ok{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 4; ++t)
+      ts.emplace_back([&] {
+        for (int i = 0; i < 3; ++i) {
+          try {
+            q.task_done();
+            ++ok;
+          } catch (const tandem::ValueError&) {
+          }
+        }
+      });
+    q.shutdown(true);
+    for (auto& t : ts) t.join();
+    // 10 puts; the 7 discarded and the task_done calls together reach 10 and stop there.
+    EXPECT_EQ(q.unfinished_tasks(), 0u);
+    EXPECT_LE(ok.load(), 10);
+    EXPECT_GE(ok.load(), 3);
+    EXPECT_TRUE(q.join(0s));
+    EXPECT_THROW(q.task_done(), tandem::ValueError);
+  }
+}

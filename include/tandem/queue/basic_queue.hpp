@@ -3,10 +3,17 @@
 // and their specification are in queue.hpp; this file says how.
 //
 // State besides the engine:
-//   unfinished_  Python's unfinished_tasks: +1 by a put after it claims its slot and before
-//                any consumer can see the item (so join() never sees 0 while an item is
-//                queued), -1 by task_done() (CAS, never below 0) and per item discarded by
-//                shutdown(immediate=True).
+//   done_        Python's unfinished_tasks is engine.pushed() - done_. The engine counts
+//                every accepted put itself (the ring's tail position: claimed before any
+//                consumer can see the item, so join() never sees 0 while an item is queued),
+//                so a put touches no counter of ours: one contended atomic less per item.
+//                done_ counts task_done() calls plus items discarded by
+//                shutdown(immediate=True). Invariant: done_ <= pushed() (Python's "never
+//                below 0"): done_ only grows by CAS, bounded by a value of popped() or
+//                pushed() read before (popped() <= pushed(), and consumers usually find
+//                the bound on their own cache line, the head). join() waits for
+//                done_ == pushed(), read in that order (done_ then pushed() >= done_: equal
+//                means unfinished was 0 at the first read).
 //   state_       0 open, 1 shut down, 3 shut down immediately (bit 2 = immediate).
 //   not_empty_, not_full_, all_done_   Notifiers (notifier.hpp): a notify costs one fence
 //                and one load unless somebody sleeps.
@@ -16,7 +23,7 @@
 // drained" is the engine's exact closed-and-empty answer, so non-immediate gets return every
 // item put before the shutdown and then raise ShutDown. Immediate: the shutter discards the
 // queued items; a put that claimed a slot before the close but publishes after the discard
-// checks state_ after publishing (seq_cst fence on both sides: Dekker) and discards itself; a
+// checks state_ after publishing (Dekker: put's light fence against shutdown's heavy one) and discards itself; a
 // get that sees immediate, before or right after taking an item, discards and raises
 // ShutDown. So after shutdown(immediate=True) returns, no get returns an item.
 #pragma once
@@ -28,6 +35,7 @@
 #include <optional>
 #include <utility>
 
+#include "tandem/detail/asymmetric_fence.hpp"
 #include "tandem/detail/notifier.hpp"
 #include "tandem/detail/timeout.hpp"
 #include "tandem/detail/wait.hpp"
@@ -95,14 +103,15 @@ class BasicQueue {
   /// Python's unfinished_tasks: puts not yet matched by task_done(); approximate under
   /// concurrency.
   std::size_t unfinished_tasks() const noexcept {
-    return unfinished_.load(std::memory_order_acquire);
+    std::size_t d = done_.load(std::memory_order_acquire);
+    return engine_.pushed() - d;
   }
 
   void shutdown(bool immediate = false) {
     state_.fetch_or(immediate ? kImmediate : kShut, std::memory_order_seq_cst);
     engine_.close();
     if (immediate) {
-      std::atomic_thread_fence(std::memory_order_seq_cst);
+      heavy_fence();  // pairs with put's light_fence(): a late publisher or this discard
       discard_all();
     }
     not_full_.notify_all();
@@ -142,16 +151,16 @@ class BasicQueue {
     // Python raises ShutDown at entry, even when there is room.
     if (state_.load(std::memory_order_acquire) != 0) throw ShutDown();
     for (;;) {
-      PushStatus st = engine_.try_push(item, [this]() noexcept {
-        unfinished_.fetch_add(1, std::memory_order_relaxed);
-      });
+      PushStatus st = engine_.try_push(item, []() noexcept {});
       if (st == PushStatus::ok) break;
       if (st == PushStatus::closed) throw ShutDown();
       if (!block || deadline.expired()) throw Full();
       await(not_full_, [this] { return engine_.can_push(); }, deadline);
     }
-    // One fence serves both the wake-up check and the pairing with shutdown().
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    // One fence serves both the wake-up check and the pairing with shutdown(): the light
+    // half of an asymmetric fence (a compiler barrier), whose heavy half sleepers and
+    // shutdown(immediate) pay (asymmetric_fence.hpp).
+    light_fence();
     std::uint32_t state = state_.load(std::memory_order_relaxed);
     if (state == 0) {
       not_empty_.notify_one_fenced();
@@ -180,7 +189,7 @@ class BasicQueue {
   PopStatus pop(std::optional<T>& out, Deadline deadline, bool block) {
     for (;;) {
       if (state_.load(std::memory_order_acquire) == kImmediate) {
-        std::atomic_thread_fence(std::memory_order_seq_cst);
+        seq_cst_fence();
         discard_all();
         return PopStatus::closed;
       }
@@ -203,29 +212,46 @@ class BasicQueue {
   }
 
   bool join_until(Deadline deadline) {
-    auto done = [this] { return unfinished_.load(std::memory_order_acquire) == 0; };
+    auto done = [this] {
+      std::size_t d = done_.load(std::memory_order_acquire);
+      return engine_.pushed() == d;
+    };
     return await(all_done_, done, deadline);
   }
 
   // Python's task_done(): false (and no change) when there is nothing to release.
   bool release_task() noexcept {
-    std::size_t n = unfinished_.load(std::memory_order_relaxed);
-    do {
-      if (n == 0) return false;
-    } while (!unfinished_.compare_exchange_weak(n, n - 1, std::memory_order_acq_rel,
-                                                std::memory_order_relaxed));
-    if (n == 1) all_done_.notify_all();
+    std::size_t d = done_.load(std::memory_order_relaxed);
+    std::size_t bound = engine_.popped();  // usually enough: a consumer just took an item
+    for (;;) {
+      if (d >= bound) {
+        bound = engine_.pushed();
+        if (d >= bound) return false;
+      }
+      if (done_.compare_exchange_weak(d, d + 1, std::memory_order_acq_rel,
+                                      std::memory_order_relaxed))
+        break;
+    }
+    // Wake join() only if somebody sleeps there and this was the last unfinished task. The
+    // light fence pairs with the joiner's heavy one: it sees done_ or we see it waiting.
+    light_fence();
+    if (all_done_.waiting() && !engine_.pushed_more_than(d + 1)) all_done_.notify_all();
     return true;
   }
-  // Lowers unfinished_ by k, never below 0 (Python: once per removed item, floor 0).
+  // Adds k to done_, never beyond pushed() (Python: unfinished lowered once per removed
+  // item, floor 0).
   void release_tasks(std::size_t k) noexcept {
     if (k == 0) return;
-    std::size_t n = unfinished_.load(std::memory_order_relaxed);
-    do {
-      if (n == 0) return;
-    } while (!unfinished_.compare_exchange_weak(n, n > k ? n - k : 0, std::memory_order_acq_rel,
-                                                std::memory_order_relaxed));
-    if (n <= k) all_done_.notify_all();
+    std::size_t d = done_.load(std::memory_order_relaxed);
+    for (;;) {
+      std::size_t p = engine_.pushed();
+      std::size_t next = p - d > k ? d + k : p;
+      if (next == d) return;
+      if (done_.compare_exchange_weak(d, next, std::memory_order_acq_rel,
+                                      std::memory_order_relaxed))
+        break;
+    }
+    all_done_.notify_all();
   }
 
   // shutdown(immediate=True): destroy every queued item, one unfinished task each.
@@ -239,7 +265,7 @@ class BasicQueue {
   // Read on every put and get, written once or twice: kept off the hot lines.
   alignas(64) const std::size_t maxsize_;
   std::atomic<std::uint32_t> state_{0};
-  alignas(64) std::atomic<std::size_t> unfinished_{0};
+  alignas(64) std::atomic<std::size_t> done_{0};
   alignas(64) Notifier not_empty_;
   alignas(64) Notifier not_full_;
   alignas(64) Notifier all_done_;

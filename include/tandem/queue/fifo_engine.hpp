@@ -46,6 +46,11 @@ class FifoEngine {
   bool can_push() const noexcept { return dispatch([](const auto& e) { return e.can_push(); }); }
   bool closed() const noexcept { return dispatch([](const auto& e) { return e.closed(); }); }
   std::size_t size() const noexcept { return dispatch([](const auto& e) { return e.size(); }); }
+  std::size_t pushed() const noexcept { return dispatch([](const auto& e) { return e.pushed(); }); }
+  std::size_t popped() const noexcept { return dispatch([](const auto& e) { return e.popped(); }); }
+  bool pushed_more_than(std::size_t n) const noexcept {
+    return dispatch([n](const auto& e) { return e.pushed_more_than(n); });
+  }
   std::size_t discard() noexcept {
     if constexpr (kRingable) {
       if (ring_) return ring_->discard();

@@ -36,6 +36,7 @@ class LockedEngine {
     if (maxsize_ != 0 && n >= maxsize_) return PushStatus::full;
     c_.push(item);  // strong guarantee: a throw changes nothing
     before_publish();
+    pushed_.store(pushed_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
     size_.store(n + 1, std::memory_order_release);
     return PushStatus::ok;
   }
@@ -52,6 +53,7 @@ class LockedEngine {
     std::size_t n = size_.load(std::memory_order_relaxed);
     if (n == 0) return closed_.load(std::memory_order_relaxed) ? PopStatus::closed : PopStatus::empty;
     c_.pop_into(out);  // strong guarantee
+    popped_.store(popped_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
     size_.store(n - 1, std::memory_order_release);
     return PopStatus::item;
   }
@@ -68,6 +70,7 @@ class LockedEngine {
     Guard g(m_);
     std::size_t n = size_.load(std::memory_order_relaxed);
     c_.clear();
+    popped_.store(popped_.load(std::memory_order_relaxed) + n, std::memory_order_release);
     size_.store(0, std::memory_order_release);
     return n;
   }
@@ -78,6 +81,11 @@ class LockedEngine {
   }
   bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
   std::size_t size() const noexcept { return size_.load(std::memory_order_acquire); }
+  /// Items ever accepted / ever removed (popped or discarded); popped() <= pushed().
+  std::size_t pushed() const noexcept { return pushed_.load(std::memory_order_acquire); }
+  std::size_t popped() const noexcept { return popped_.load(std::memory_order_acquire); }
+  /// Surely more than n items were ever pushed (false may be stale).
+  bool pushed_more_than(std::size_t n) const noexcept { return pushed() > n; }
 
  private:
   struct Guard {
@@ -90,6 +98,9 @@ class LockedEngine {
   const std::size_t maxsize_;  // 0: unbounded
   std::atomic<std::size_t> size_{0};
   std::atomic<bool> closed_{false};
+  // Written under m_ only; atomic so that the queue's task accounting can read them freely.
+  std::atomic<std::size_t> pushed_{0};
+  std::atomic<std::size_t> popped_{0};
   Container c_;
 };
 

@@ -36,9 +36,12 @@
 // Order: Queue FIFO; LifoQueue LIFO; PriorityQueue smallest first by Compare (a binary heap,
 //  not stable — use (priority, sequence, item) tuples for FIFO among equals, as in Python).
 // Cost: a bounded Queue<T> whose T moves without throwing runs on a lock-free ring
-//  (ring_engine.hpp, Vyukov's bounded MPMC queue): put and get are one CAS and one fence each
-//  plus the unfinished-tasks counter, and no system call unless a thread must sleep (a
-//  would-be sleeper spins briefly first). Unbounded queues, LifoQueue, PriorityQueue and T
+//  (ring_engine.hpp, Vyukov's bounded MPMC queue): put is one CAS, get one CAS, task_done one
+//  CAS (unfinished tasks = the ring's own put count minus a task_done count, so put touches
+//  no shared counter), and no fence on these paths: the wake-up handshake uses an asymmetric
+//  fence (asymmetric_fence.hpp) whose costly half (membarrier(2), ~0.5 us) only a thread
+//  about to sleep pays. No system call unless a thread must sleep (a would-be sleeper spins
+//  briefly and yields first). Unbounded queues, LifoQueue, PriorityQueue and T
 //  with a throwing move use a futex mutex around std::deque / a heap (locked_engine.hpp).
 //  qsize/empty/full never lock. Heap push/pop are O(log n); the rest O(1).
 // Differences from Python

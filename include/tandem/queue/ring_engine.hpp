@@ -94,7 +94,8 @@ class RingEngine {
       std::size_t seq = cell->seq.load(std::memory_order_acquire);
       auto diff = static_cast<std::intptr_t>(seq - (pos + 1));
       if (diff == 0) {
-        if (head_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed,
+        // release: whoever reads this head also sees tail >= it (task accounting)
+        if (head_.compare_exchange_weak(pos, pos + 1, std::memory_order_release,
                                         std::memory_order_relaxed))
           break;
       } else if (diff < 0) {
@@ -140,6 +141,20 @@ class RingEngine {
 
   void close() noexcept { tail_.fetch_or(kClosed, std::memory_order_seq_cst); }
   bool closed() const noexcept { return tail_.load(std::memory_order_acquire) & kClosed; }
+
+  /// Positions ever claimed by a push (published or about to be) / by a pop (taken or being
+  /// taken); popped() <= pushed() as read in this order.
+  std::size_t pushed() const noexcept { return tail_.load(std::memory_order_acquire) & ~kClosed; }
+  std::size_t popped() const noexcept { return head_.load(std::memory_order_acquire); }
+  /// Surely more than n positions were ever claimed by pushes. Looks at the consumers' side
+  /// first (the head, and whether the cell at the head is published), so that a consumer
+  /// asking about its own recent item rarely touches the producers' cache line (the tail).
+  bool pushed_more_than(std::size_t n) const noexcept {
+    std::size_t h = head_.load(std::memory_order_acquire);
+    if (n < h) return true;
+    if (n == h && at(h).seq.load(std::memory_order_acquire) == h + 1) return true;
+    return pushed() > n;
+  }
 
   /// Claimed minus taken, at most the capacity; approximate under concurrency.
   std::size_t size() const noexcept {
