@@ -9,6 +9,14 @@
 // untimed (page faults, thread stacks, lazy binding). Prints "R\tworkload\tcontender\tvalue\t
 // unit" lines (see harness.hpp); bench/compare/compare.py (scripts/bench) makes the table.
 // --contender keeps the contenders whose name contains SUBSTRING (for strace, valgrind).
+// --only WORKLOAD keeps one workload, or a group: "--only mp" keeps every "mp ..." workload.
+//
+// The multiprocessing workloads (mp_*_workload.cpp) need mp::init(argc, argv) first: a
+// child started with StartMethod::spawn is a fresh exec of this program that mp::init takes
+// over, and the fork server must start while this process is single-threaded. A workload is
+// warmed up right before its first timed run (not all before the first round), so that with
+// --rounds 1 (how compare.py calls us) the "mp" workloads fork before any peer that leaves
+// threads behind (oneTBB's workers) has run.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -17,6 +25,7 @@
 #include <vector>
 
 #include "compare/harness.hpp"
+#include "tandem/multiprocessing/process.hpp"
 
 namespace {
 
@@ -30,6 +39,7 @@ namespace {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tandem::mp::init(argc, argv);  // a spawned child never returns from here
   using namespace tandem_bench;
   int rounds = 1, first_round = 0;
   Sizes sizes;
@@ -53,7 +63,7 @@ int main(int argc, char** argv) {
   // Workloads in registration-independent order, contenders in registration order.
   std::map<std::string, std::vector<const Contender*>> workloads;
   for (const auto& c : registry())
-    if ((only.empty() || c.workload == only) &&
+    if ((only.empty() || c.workload == only || c.workload.rfind(only + " ", 0) == 0) &&
         (contender.empty() || c.name.find(contender) != std::string::npos))
       workloads[c.workload].push_back(&c);
   if (list) {
@@ -64,12 +74,11 @@ int main(int argc, char** argv) {
 
   Sizes warm = sizes;
   warm.scale = sizes.scale / 20;
-  for (auto& [w, cs] : workloads)
-    for (auto* c : cs) c->run(warm);
-
   for (int r = first_round; r < first_round + rounds; ++r) {
     for (auto& [w, cs] : workloads) {
       const std::size_t n = cs.size();
+      if (r == first_round)
+        for (auto* c : cs) c->run(warm);
       for (std::size_t k = 0; k < n; ++k) {
         const Contender* c = cs[(static_cast<std::size_t>(r) + k) % n];
         double v = c->run(sizes);

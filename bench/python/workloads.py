@@ -139,12 +139,125 @@ def pool_wakeup_workload(scale):
     return total * 1e6 / n, "us/rt"
 
 
+# ---- multiprocessing (tandem's side: bench/compare/mp_workload.cpp, mp_start_workload.cpp).
+# Process targets are module-level functions: spawn and forkserver children import this file
+# (as __mp_main__) and find them by name.
+
+def _mp_increments(v, gate, n):
+    gate.wait()
+    for _ in range(n):
+        with v.get_lock():
+            v.value += 1
+
+
+def mp_value_workload(scale):
+    """2 processes (fork), each N/2 `with v.get_lock(): v.value += 1` on Value('i', lock=True)."""
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    n = max(100, int(200_000 * scale)) // 2 * 2
+    v = ctx.Value("i", 0, lock=True)
+    gate = ctx.Barrier(3)
+    procs = [ctx.Process(target=_mp_increments, args=(v, gate, n // 2)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    gate.wait()
+    t0 = time.perf_counter()
+    for p in procs:
+        p.join()
+    secs = time.perf_counter() - t0
+    assert v.value == n, "lost increments"
+    return n / secs, "ops/s"
+
+
+def _mp_produce(q, msg, n):
+    for _ in range(n):
+        q.put(msg)
+
+
+def _mp_stream(ctx, q, msg, n):
+    """1 producer process puts n messages, this process gets them; start..join timed."""
+    p = ctx.Process(target=_mp_produce, args=(q, msg, n))
+    t0 = time.perf_counter()
+    p.start()
+    total = 0
+    for _ in range(n):
+        total += len(q.get())
+    p.join()
+    secs = time.perf_counter() - t0
+    assert total == n * len(msg) and p.exitcode == 0, "lost messages"
+    return n / secs
+
+
+def mp_queue_workload(scale):
+    """multiprocessing.Queue(), 1 producer process -> 1 consumer, 64-byte bytes messages."""
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    n = max(100, int(100_000 * scale))
+    return _mp_stream(ctx, ctx.Queue(), b"x" * 64, n), "msgs/s"
+
+
+def mp_queue_string_workload(scale):
+    """multiprocessing.Queue(), 1 producer process -> 1 consumer, 64-char str messages."""
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    n = max(100, int(100_000 * scale))
+    return _mp_stream(ctx, ctx.Queue(), "x" * 64, n), "msgs/s"
+
+
+def mp_manager_queue_workload(scale):
+    """Manager().Queue(), 1 producer process -> 1 consumer, 64-char str (start-up untimed)."""
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    n = max(100, int(5_000 * scale))
+    with ctx.Manager() as m:
+        return _mp_stream(ctx, m.Queue(), "x" * 64, n), "msgs/s"
+
+
+def _mp_empty():
+    pass
+
+
+def _mp_start(method, k):
+    import multiprocessing
+    ctx = multiprocessing.get_context(method)
+    p = ctx.Process(target=_mp_empty)  # untimed: starts the fork server, imports
+    p.start()
+    p.join()
+    t0 = time.perf_counter()
+    for _ in range(k):
+        p = ctx.Process(target=_mp_empty)
+        p.start()
+        p.join()
+        assert p.exitcode == 0, "the child failed"
+    return (time.perf_counter() - t0) * 1e3 / k, "ms/proc"
+
+
+def mp_start_fork_workload(scale):
+    """Process(target=empty) start + join, fork start method; mean ms per process."""
+    return _mp_start("fork", max(3, int(40 * scale)))
+
+
+def mp_start_forkserver_workload(scale):
+    return _mp_start("forkserver", max(3, int(20 * scale)))
+
+
+def mp_start_spawn_workload(scale):
+    return _mp_start("spawn", max(3, int(8 * scale)))
+
+
 WORKLOADS = {
     "event": ("threading.Event", event_workload),
     "lock": ("threading.Lock", lock_workload),
     "queue": ("queue.Queue", queue_workload),
     "thread pool": ("ThreadPoolExecutor", thread_pool_workload),
     "pool wake-up": ("ThreadPoolExecutor", pool_wakeup_workload),
+    "mp value": ("multiprocessing.Value", mp_value_workload),
+    "mp queue": ("multiprocessing.Queue", mp_queue_workload),
+    "mp queue string": ("multiprocessing.Queue", mp_queue_string_workload),
+    "mp manager queue": ("Manager().Queue", mp_manager_queue_workload),
+    "mp start fork": ("Process (fork)", mp_start_fork_workload),
+    "mp start forkserver": ("Process (forkserver)", mp_start_forkserver_workload),
+    "mp start spawn": ("Process (spawn)", mp_start_spawn_workload),
 }
 
 
@@ -158,7 +271,8 @@ def main():
     impl = f"python{sys.version_info.major}.{sys.version_info.minor}"
     for _ in range(args.rounds):
         for workload, (name, fn) in sorted(WORKLOADS.items()):
-            if args.only and workload != args.only:
+            # --only WORKLOAD, or a group: "--only mp" keeps every "mp ..." workload.
+            if args.only and workload != args.only and not workload.startswith(args.only + " "):
                 continue
             value, unit = fn(args.scale)
             print(f"R\t{workload}\t{impl} {name}\t{value:.6g}\t{unit}", flush=True)
