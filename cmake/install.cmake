@@ -24,3 +24,13 @@ file(RELATIVE_PATH TANDEM_PC_TO_PREFIX "/root/${CMAKE_INSTALL_LIBDIR}/pkgconfig"
 configure_file(cmake/tandem.pc.in ${CMAKE_CURRENT_BINARY_DIR}/tandem.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/tandem.pc
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# The optional MPI component: its own export file, loaded by tandemConfig.cmake only when the
+# consumer's machine has MPI too (so the core package never depends on MPI).
+if(TARGET tandem_mpi)
+  install(TARGETS tandem_mpi EXPORT tandemMpiTargets
+          ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+          LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(EXPORT tandemMpiTargets NAMESPACE tandem:: FILE tandemMpiTargets.cmake
+          DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tandem)
+endif()

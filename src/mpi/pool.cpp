@@ -1,0 +1,439 @@
+// MpiPoolExecutor's communicator thread (see include/tandem/mpi/pool_core.hpp).
+#include <mpi.h>
+#include <pthread.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "runtime.hpp"
+#include "tandem/errors.hpp"
+#include "tandem/mpi/pool_core.hpp"
+#include "tandem/queue/simple_queue.hpp"
+
+namespace tandem::mpi::detail {
+
+namespace td = tandem::detail;
+
+struct PoolCore::Impl {
+  // state_: kClosed | kCancel | (submitters in progress << 2)
+  static constexpr std::uint64_t kClosed = 1, kCancel = 2, kSubmitter = 4;
+
+  Runtime& rt;
+  std::size_t max_in_flight, max_batch;
+  std::uint64_t max_idle_ns;
+  bool local;
+
+  std::atomic<Job*> head{nullptr};
+  std::atomic<std::uint64_t> state{0};
+  std::atomic<std::uint32_t> bell{0};  // 1: the communicator thread sleeps (or is about to)
+  std::atomic<std::uint32_t> done{0};  // 1: the communicator thread has let go of MPI
+  std::thread thread;
+
+  // Below: the communicator thread's own.
+  struct Batch {
+    std::vector<Job*> jobs;
+  };
+  struct Worker {
+    int rank;
+    std::size_t in_flight = 0;
+    std::deque<Batch> batches;
+  };
+  struct Send {
+    MPI_Request req;
+    std::vector<std::byte> buf;
+  };
+  std::deque<Job*> pending;
+  std::vector<Worker> workers;
+  std::size_t total_in_flight = 0;
+  std::vector<Send> sends;
+  std::vector<std::vector<std::byte>> spare;  // send buffers to reuse
+  std::vector<Job*> timed;                    // jobs with a deadline, not yet released
+  std::vector<std::byte> rbuf, out;
+  bool cancelled = false;
+
+  // World size 1: a local worker thread stands in for the worker ranks, fed batches through
+  // two queues (an empty batch tells it to stop). One task per batch by default, so timeouts,
+  // map's ordering and as_completed behave as with real workers.
+  SimpleQueue<std::vector<std::byte>> to_local, from_local;
+  std::thread local_worker;
+
+  Impl(Runtime& r, const MpiPoolOptions& o)
+      : rt(r),
+        max_in_flight(o.max_in_flight ? o.max_in_flight : r.size == 1 ? 2 : 256),
+        max_batch(o.max_batch ? o.max_batch : r.size == 1 ? 1 : 128),
+        max_idle_ns(static_cast<std::uint64_t>(std::max(o.max_idle_sleep.count(), 1e-6) * 1e9)),
+        local(r.size == 1) {
+    if (local) {
+      workers.push_back(Worker{0, 0, {}});
+    } else {
+      for (int k = 1; k < r.size; ++k) workers.push_back(Worker{k, 0, {}});
+    }
+  }
+
+  void ring() noexcept {
+    td::seq_cst_fence();
+    if (bell.load(std::memory_order_relaxed) == 1 && bell.exchange(0) == 1)
+      td::futex_wake_all(bell);
+  }
+
+  void begin_shutdown(bool cancel) noexcept {
+    state.fetch_or(kClosed | (cancel ? kCancel : 0), std::memory_order_seq_cst);
+    std::uint32_t one = 1;
+    rt.slot.compare_exchange_strong(one, 2, std::memory_order_acq_rel);
+    ring();
+  }
+
+  // Sleeps on the bell unless something arrived or the state changed since `seen`.
+  void sleep(std::uint64_t seen, td::Deadline deadline) noexcept {
+    bell.store(1, std::memory_order_relaxed);
+    td::seq_cst_fence();
+    if (head.load(std::memory_order_relaxed) != nullptr ||
+        state.load(std::memory_order_relaxed) != seen) {
+      bell.store(0, std::memory_order_relaxed);
+      return;
+    }
+    td::futex_wait(bell, 1, deadline);
+    bell.store(0, std::memory_order_relaxed);
+  }
+
+  void finish_job(Job* j) noexcept {
+    if (!j->deadline.is_never()) {
+      auto it = std::find(timed.begin(), timed.end(), j);
+      if (it != timed.end()) {
+        *it = timed.back();
+        timed.pop_back();
+      }
+    }
+    j->release_job();
+  }
+
+  bool take_submissions() {
+    Job* list = head.exchange(nullptr, std::memory_order_acquire);
+    if (!list) return false;
+    Job* rev = nullptr;
+    while (list) {
+      Job* n = list->next;
+      list->next = rev;
+      rev = list;
+      list = n;
+    }
+    for (Job* j = rev; j;) {
+      Job* n = j->next;
+      pending.push_back(j);
+      if (!j->deadline.is_never()) timed.push_back(j);
+      j = n;
+    }
+    return true;
+  }
+
+  Worker* least_loaded() noexcept {
+    Worker* best = nullptr;
+    for (Worker& w : workers)
+      if (w.in_flight < max_in_flight && (!best || w.in_flight < best->in_flight)) best = &w;
+    return best;
+  }
+
+  std::vector<std::byte> take_buffer() {
+    if (spare.empty()) return {};
+    std::vector<std::byte> b = std::move(spare.back());
+    spare.pop_back();
+    b.clear();
+    return b;
+  }
+
+  bool dispatch() {
+    bool any = false;
+    while (!pending.empty()) {
+      Worker* w = least_loaded();
+      if (!w) break;
+      // Spread a burst over the workers rather than filling the first one.
+      const std::size_t share = (pending.size() + workers.size() - 1) / workers.size();
+      const std::size_t n = std::min({max_in_flight - w->in_flight, max_batch, share});
+      Batch b;
+      b.jobs.reserve(n);
+      std::vector<std::byte> buf = take_buffer();
+      while (b.jobs.size() < n && !pending.empty()) {
+        Job* j = pending.front();
+        const std::size_t need = sizeof(TaskHeader) + j->task.args.size();
+        if (buf.size() + need > static_cast<std::size_t>(INT_MAX)) {
+          if (!b.jobs.empty()) break;  // next batch
+          pending.pop_front();
+          j->fail(std::make_exception_ptr(
+              ValueError("tandem::MpiPoolExecutor: a task's arguments exceed 2 GiB")));
+          finish_job(j);
+          continue;
+        }
+        pending.pop_front();
+        if (!j->start()) {  // cancelled, or timed out while queued
+          finish_job(j);
+          continue;
+        }
+        TaskHeader h{};
+        h.trampoline = j->task.trampoline;
+        h.function = j->task.function;
+        h.check = j->task.check;
+        h.args_len = j->task.args.size();
+        h.kind = static_cast<std::uint8_t>(j->task.kind);
+        const std::size_t at = buf.size();
+        buf.resize(at + need);
+        std::memcpy(buf.data() + at, &h, sizeof h);
+        if (!j->task.args.empty())
+          std::memcpy(buf.data() + at + sizeof h, j->task.args.data(), j->task.args.size());
+        std::vector<std::byte>().swap(j->task.args);  // the bytes now live in the batch
+        b.jobs.push_back(j);
+      }
+      if (b.jobs.empty()) {
+        spare.push_back(std::move(buf));
+        continue;
+      }
+      any = true;
+      if (local) {
+        to_local.put(std::move(buf));
+      } else {
+        Send s{MPI_REQUEST_NULL, std::move(buf)};
+        MPI_Isend(s.buf.data(), static_cast<int>(s.buf.size()), MPI_BYTE, w->rank, kTagTasks,
+                  rt.comm, &s.req);
+        sends.push_back(std::move(s));
+      }
+      w->in_flight += b.jobs.size();
+      total_in_flight += b.jobs.size();
+      w->batches.push_back(std::move(b));
+    }
+    return any;
+  }
+
+  void complete_batch(std::span<const std::byte> in, std::vector<Job*>& jobs) {
+    std::size_t pos = 0;
+    for (Job* j : jobs) {
+      std::uint64_t len = 0;
+      if (in.size() - pos >= 8) std::memcpy(&len, in.data() + pos, 8);
+      if (in.size() - pos < 8 || len > in.size() - pos - 8) {
+        j->fail(std::make_exception_ptr(
+            DecodeError("tandem::MpiPoolExecutor: truncated result batch from a worker rank")));
+        pos = in.size();
+      } else {
+        j->complete(in.subspan(pos + 8, static_cast<std::size_t>(len)));
+        pos += 8 + static_cast<std::size_t>(len);
+      }
+      finish_job(j);
+    }
+  }
+
+  bool receive_local() {
+    bool any = false;
+    while (std::optional<std::vector<std::byte>> r = from_local.try_get()) {
+      Worker& w = workers[0];
+      Batch b = std::move(w.batches.front());
+      w.batches.pop_front();
+      w.in_flight -= b.jobs.size();
+      total_in_flight -= b.jobs.size();
+      complete_batch(*r, b.jobs);
+      any = true;
+    }
+    return any;
+  }
+
+  void local_serve() noexcept {
+    std::vector<std::byte> res;
+    for (;;) {
+      std::vector<std::byte> in = to_local.get();
+      if (in.empty()) return;
+      res.clear();
+      run_batch(in, res);  // throws only on a malformed batch, which rank 0 never makes
+      from_local.put(std::move(res));
+      ring();
+    }
+  }
+
+  bool receive() {
+    bool any = false;
+    for (;;) {
+      int flag = 0;
+      MPI_Message msg;
+      MPI_Status st;
+      MPI_Improbe(MPI_ANY_SOURCE, kTagResults, rt.comm, &flag, &msg, &st);
+      if (!flag) break;
+      int count = 0;
+      MPI_Get_count(&st, MPI_BYTE, &count);
+      rbuf.resize(static_cast<std::size_t>(count));
+      MPI_Mrecv(rbuf.data(), count, MPI_BYTE, &msg, &st);
+      Worker& w = workers[static_cast<std::size_t>(st.MPI_SOURCE - 1)];
+      // A worker answers its batches in order (MPI does not overtake between two ranks).
+      Batch b = std::move(w.batches.front());
+      w.batches.pop_front();
+      w.in_flight -= b.jobs.size();
+      total_in_flight -= b.jobs.size();
+      complete_batch(rbuf, b.jobs);
+      any = true;
+    }
+    return any;
+  }
+
+  bool reap_sends() {
+    bool any = false;
+    for (std::size_t i = 0; i < sends.size();) {
+      int flag = 0;
+      MPI_Test(&sends[i].req, &flag, MPI_STATUS_IGNORE);
+      if (!flag) {
+        ++i;
+        continue;
+      }
+      if (spare.size() < 8) spare.push_back(std::move(sends[i].buf));
+      sends[i] = std::move(sends.back());
+      sends.pop_back();
+      any = true;
+    }
+    return any;
+  }
+
+  void check_timeouts() {
+    if (timed.empty()) return;
+    for (Job* j : timed) {
+      if (j->timed_out || !j->deadline.expired()) continue;
+      j->timed_out = true;
+      j->fail(std::make_exception_ptr(TimeoutError(
+          "MpiPoolExecutor task timed out (an MPI worker rank cannot be interrupted: it "
+          "finishes the task, whose result is dropped)")));
+    }
+  }
+
+  void cancel_pending() {
+    take_submissions();
+    for (Job* j : pending) {
+      j->cancel_job();
+      finish_job(j);
+    }
+    pending.clear();
+  }
+
+  void run() noexcept {
+    Backoff bo(max_idle_ns);
+    for (;;) {
+      const std::uint64_t s = state.load(std::memory_order_acquire);
+      if ((s & kCancel) && !cancelled) {
+        cancelled = true;
+        cancel_pending();
+      }
+      bool progress = take_submissions();
+      progress |= dispatch();
+      if (local) {
+        progress |= receive_local();
+      } else {
+        progress |= receive();
+        progress |= reap_sends();
+      }
+      check_timeouts();
+      const bool idle = pending.empty() && total_in_flight == 0 && sends.empty();
+      if ((s & kClosed) && s < kSubmitter && idle &&
+          head.load(std::memory_order_acquire) == nullptr)
+        break;
+      if (progress) {
+        bo.reset();
+        continue;
+      }
+      if (idle) {
+        sleep(s, td::Deadline::never());
+      } else if (std::uint64_t ns = bo.next()) {
+        sleep(s, td::Deadline::after(duration(static_cast<double>(ns) * 1e-9)));
+      }
+    }
+    if (local) {
+      to_local.put({});
+      local_worker.join();
+    }
+    done.store(1, std::memory_order_release);
+    td::futex_wake_all(done);
+    rt.active.store(nullptr, std::memory_order_release);
+    rt.slot.store(0, std::memory_order_release);
+    td::futex_wake_all(rt.slot);
+  }
+};
+
+void shutdown_active(PoolCore::Impl* impl) noexcept { impl->begin_shutdown(false); }
+
+PoolCore::PoolCore(const MpiPoolOptions& opts) : impl_(nullptr) {
+  Runtime& rt = runtime();
+  if (!rt.inited)
+    throw RuntimeError(
+        "tandem::MpiPoolExecutor: call tandem::mpi::init(argc, argv) first, as the first line "
+        "of main()");
+  if (rt.finalized)
+    throw RuntimeError("tandem::MpiPoolExecutor: MPI was finalized (tandem::mpi::finalize())");
+  if (rt.rank != 0)
+    throw RuntimeError("tandem::MpiPoolExecutor: only rank 0 can make an executor");
+  for (;;) {
+    std::uint32_t s = rt.slot.load(std::memory_order_acquire);
+    if (s == 0) {
+      if (rt.slot.compare_exchange_weak(s, 1, std::memory_order_acq_rel)) break;
+      continue;
+    }
+    if (s == 1)
+      throw RuntimeError(
+          "tandem::MpiPoolExecutor: another MpiPoolExecutor is open; the worker ranks serve "
+          "one executor at a time (shut the other one down first)");
+    td::futex_wait(rt.slot, s);  // the previous one is draining
+  }
+  try {
+    impl_ = new Impl(rt, opts);
+    rt.active.store(impl_, std::memory_order_release);
+    Impl* m = impl_;
+    if (m->local)
+      m->local_worker = std::thread([m] {
+        pthread_setname_np(pthread_self(), "tandem-mpi-loc");
+        m->local_serve();
+      });
+    m->thread = std::thread([m] {
+      pthread_setname_np(pthread_self(), "tandem-mpi");
+      m->run();
+    });
+  } catch (...) {
+    rt.active.store(nullptr);
+    if (impl_ && impl_->local_worker.joinable()) {
+      impl_->to_local.put({});
+      impl_->local_worker.join();
+    }
+    delete impl_;
+    rt.slot.store(0, std::memory_order_release);
+    td::futex_wake_all(rt.slot);
+    throw;
+  }
+}
+
+PoolCore::~PoolCore() {
+  impl_->begin_shutdown(false);
+  if (impl_->thread.joinable()) impl_->thread.join();
+  delete impl_;
+}
+
+void PoolCore::submit(Job* job) {
+  Impl& m = *impl_;
+  const std::uint64_t s = m.state.fetch_add(Impl::kSubmitter, std::memory_order_seq_cst);
+  if (s & Impl::kClosed) {
+    m.state.fetch_sub(Impl::kSubmitter, std::memory_order_seq_cst);
+    m.ring();  // the communicator may be waiting for submitters to leave
+    throw RuntimeError("cannot schedule new futures after shutdown");
+  }
+  Job* h = m.head.load(std::memory_order_relaxed);
+  do {
+    job->next = h;
+  } while (!m.head.compare_exchange_weak(h, job, std::memory_order_release,
+                                         std::memory_order_relaxed));
+  m.state.fetch_sub(Impl::kSubmitter, std::memory_order_seq_cst);
+  m.ring();
+}
+
+void PoolCore::shutdown(bool wait, bool cancel_futures) {
+  impl_->begin_shutdown(cancel_futures);
+  if (!wait || std::this_thread::get_id() == impl_->thread.get_id()) return;
+  while (impl_->done.load(std::memory_order_acquire) == 0) td::futex_wait(impl_->done, 0);
+}
+
+std::size_t PoolCore::num_workers() const noexcept { return impl_->workers.size(); }
+
+}  // namespace tandem::mpi::detail
