@@ -1,6 +1,10 @@
-// <tandem/tandem.hpp> — every tandem module at once.
+// <tandem/tandem.hpp> — every tandem module at once (the MPI pool, an optional component,
+// is included separately: <tandem/mpi.hpp>, target tandem::mpi).
 #pragma once
 
 #include "tandem/errors.hpp"
+#include "tandem/futures.hpp"
+#include "tandem/multiprocessing.hpp"
 #include "tandem/queue.hpp"
+#include "tandem/serialize.hpp"
 #include "tandem/threading.hpp"
