@@ -6,6 +6,7 @@
 #include <deque>
 #include <mutex>
 #include <string>
+#include <vector>
 
 using namespace std::chrono_literals;
 
@@ -106,7 +107,39 @@ int main() {
     looper.join();
   }
 
-  std::puts("6. Misuse raises what Python raises");
+  std::puts("6. concurrent.futures: a pool, futures in completion order, and map");
+  {
+    tandem::ThreadPoolExecutor executor(2);
+    std::vector<tandem::Future<int>> futures;
+    for (int i = 1; i <= 5; ++i) futures.push_back(executor.submit([](int x) { return x * x; }, i));
+    int total = 0;
+    for (auto& f : tandem::as_completed(futures)) total += f.result();
+    std::printf("   sum of squares 1..5 = %d (as_completed)\n", total);
+    std::vector<int> xs{1, 2, 3, 4};
+    std::printf("   map(x * 10):");
+    for (int y : executor.map([](int x) { return x * 10; }, xs)) std::printf(" %d", y);
+    std::printf("\n");
+  }
+
+  std::puts("7. multiprocessing: two processes add to one shared Value under its lock");
+  {
+    tandem::mp::Value<long> shared(0);
+    std::deque<tandem::mp::Process> procs;
+    for (int i = 0; i < 2; ++i) {
+      procs.emplace_back([&] {
+        for (int k = 0; k < 10000; ++k) {
+          std::lock_guard with(shared.get_lock());
+          shared.value() += 1;
+        }
+      });
+      procs.back().start();
+    }
+    for (auto& p : procs) p.join();
+    std::printf("   value = %ld (expected 20000), exit codes %d %d\n", shared.value(),
+                procs[0].exitcode().value_or(-1), procs[1].exitcode().value_or(-1));
+  }
+
+  std::puts("8. Misuse raises what Python raises");
   try {
     tandem::Lock().release();
   } catch (const tandem::RuntimeError& e) {
