@@ -131,7 +131,26 @@ class FutureCore {
     for (;;) {
       std::uint32_t p = s & kPhaseMask;
       if (p == kCancelled) return true;
+      if (p == kRunning) return cancel_running();
       if (p != kPending) return false;
+      if (state_.compare_exchange_weak(s, (s & ~kPhaseMask) | kCancelled,
+                                       std::memory_order_acq_rel, std::memory_order_relaxed)) {
+        after_done(s);
+        return true;
+      }
+    }
+  }
+
+  /// Executor hook: cancel() of a RUNNING future. The default keeps Python's rule (false: a
+  /// running task cannot be cancelled). An executor that can stop a running task (the process
+  /// pool kills its worker) overrides it and calls cancel_from_running().
+  virtual bool cancel_running() { return false; }
+  /// RUNNING → CANCELLED (waking waiters, running callbacks); false when this call did not
+  /// make that transition (the future was not RUNNING).
+  bool cancel_from_running() {
+    std::uint32_t s = state_.load(std::memory_order_relaxed);
+    for (;;) {
+      if ((s & kPhaseMask) != kRunning) return false;
       if (state_.compare_exchange_weak(s, (s & ~kPhaseMask) | kCancelled,
                                        std::memory_order_acq_rel, std::memory_order_relaxed)) {
         after_done(s);

@@ -1,0 +1,357 @@
+// <tandem/process_pool.hpp> — tandem::ProcessPoolExecutor: concurrent.futures.ProcessPoolExecutor
+// (python-semantics.md §16, §18) that is never broken.
+//
+//   tandem::ProcessPoolExecutor ex(2);
+//   tandem::Future<int> f = ex.submit(add, 2, 3);                 // add runs in a worker process
+//   auto g = ex.submit(tandem::TaskOptions{.timeout = 2s}, slow, 7);   // killed after 2 s
+//   for (int r : ex.map(square, inputs, tandem::MapOptions{.chunksize = 1000})) ...
+//
+// Guarantees
+//  * submit(fn, args...) → Future<R> (the same Future as ThreadPoolExecutor's): fn is a
+//    function pointer or a lambda without captures; the arguments and the result must be
+//    tandem::Serializable — checked at compile time with a static_assert saying which rule
+//    failed (<tandem/shipping/ship.hpp>), never a run-time "cannot pickle". The call travels
+//    as (trampoline offset, function offset, serialized arguments); every worker proves at
+//    its start (hello) that it runs the same binary (GNU build-id).
+//  * An exception thrown by the task comes back as the same type when it is a standard or
+//    tandem exception type, otherwise RemoteError(type name, what()).
+//  * max_workers 0: the CPUs this process may use. Start methods fork (default, as mp::Process),
+//    forkserver and spawn (both need tandem::mp::init(argc, argv) first in main()). The
+//    workers start in the constructor (from the calling thread, so a fork pool built before
+//    other threads exist forks a single-threaded process); replacements start from the
+//    pool's dispatcher thread.
+//  * initializer runs first in every worker. A worker that dies before its initializer
+//    returns (it threw — "Exception in initializer: ..." on stderr — or crashed) is replaced;
+//    after 3 such deaths in a row the pool is broken: every pending future and every later
+//    submit fail with BrokenProcessPool("... initializer ..."), instead of looping forever.
+// Never broken (where Python's pool breaks for good)
+//  * Each worker has a private channel (a UNIX stream socket): no queue is shared by the
+//    workers, so a worker killed mid-read corrupts nothing. The parent never blocks on a
+//    worker (non-blocking sends, buffered per worker).
+//  * A worker's death is seen through its pidfd (~60 µs). It fails only the task it was
+//    running, with WorkerDied (a BrokenProcessPool): pid, exit code or signal, and a hint
+//    ("killed by SIGKILL — possibly the out-of-memory killer"). Tasks it had received but not
+//    started are re-queued; tasks it had finished but whose results it had not yet sent fail
+//    with WorkerDied too ("its result was lost") — never run twice: a task runs at most once.
+//    A replacement worker starts at once; the pool keeps serving.
+//  * Each worker leads its own process group; the group is SIGKILLed when the worker dies or
+//    is killed, so processes a task started do not outlive it.
+//  * submit(TaskOptions{.timeout = d}, fn, args...): d counts from the moment the task starts
+//    in its worker; past it the parent SIGKILLs the worker (the task cannot stop it), the
+//    future fails with TimeoutError, and a replacement starts.
+//  * future.cancel() on a RUNNING task kills (and replaces) its worker and returns true — a
+//    documented difference from Python, where cancel() of a running task returns false. A
+//    task is RUNNING from the moment it is sent to a worker (Python's call-queue quirk, §18);
+//    cancelling one that was sent but has not started yet skips it without killing anybody.
+//  * max_tasks_per_child n: a worker exits after n tasks and is replaced (the parent never
+//    sends it more than it may run). Allowed with fork too (Python refuses fork).
+//  * shutdown(wait, cancel_futures) as Python; never hangs on a dead worker; callable
+//    repeatedly; the destructor is shutdown(true). terminate_workers()/kill_workers() are
+//    shutdown(false, true) then SIGTERM/SIGKILL to every worker (Python 3.14): running futures
+//    fail with WorkerDied, pending ones are cancelled. Every future completes.
+//  * map(fn, ranges..., MapOptions{timeout, chunksize, buffersize}): as ThreadPoolExecutor::map
+//    (zip, in order, lazily iterated; buffersize n bounds the chunks in flight and reads the
+//    input lazily); each chunk of chunksize calls travels as one task and one frame, and its
+//    results as one outcome. An exception ends the iteration at its position.
+// Performance: tasks go to workers in batches (one frame, one write, one wake per batch), at
+//  most a window of them per worker, sized from the measured task time (~200 µs of work) so
+//  that long tasks are not queued behind each other while other workers idle; results come
+//  back batched the same way. Idle: every thread and process of the pool sleeps (0% CPU).
+// Differences from Python: cancel() of a running task (above); a dead worker never breaks the
+//  pool; the timeout; a task's result after its worker's death is WorkerDied, not
+//  BrokenProcessPool for everyone; no Python-level "mp_context" — a start method.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "tandem/detail/timeout.hpp"
+#include "tandem/futures/future.hpp"
+#include "tandem/futures/thread_pool.hpp"
+#include "tandem/process_pool/task.hpp"
+#include "tandem/shipping/ship.hpp"
+
+namespace tandem {
+
+namespace detail::pp {
+
+template <class F, bool Ok = (shipping::detail::function_info<std::decay_t<F>>::kind ==
+                              shipping::detail::FnKind::ok)>
+struct ShipResult {
+  using type = int;  // unused: ship()'s static_assert has already explained the error
+};
+template <class F>
+struct ShipResult<F, true> {
+  using type = shipping::shipped_result_t<F>;
+};
+
+/// A map chunk's outcome: the values computed, then the exception that stopped it (if any).
+template <class R>
+using ChunkOutcome = std::tuple<std::vector<R>, std::optional<shipping::ExceptionRecord>>;
+
+/// The trampoline of a map chunk: arguments are a vector of argument tuples.
+template <class Fp>
+void invoke_chunk(std::uintptr_t fn, std::span<const std::byte> in,
+                  std::vector<std::byte>& out) noexcept {
+  using S = shipping::detail::Signature<Fp>;
+  using R = std::remove_cvref_t<typename S::result>;
+  const std::size_t at = out.size();
+  ChunkOutcome<R> res;
+  try {
+    auto f = reinterpret_cast<Fp>(fn);
+    auto items = tandem::deserialize<std::vector<typename S::args_tuple>>(in);
+    std::get<0>(res).reserve(items.size());
+    for (auto& args : items) {
+      try {
+        std::get<0>(res).push_back(
+            std::apply([f](auto&... a) -> R { return f(std::move(a)...); }, args));
+      } catch (...) {
+        std::get<1>(res) = shipping::record_exception(std::current_exception());
+        break;
+      }
+    }
+    out.push_back(std::byte{0});
+    tandem::serialize_append(out, res);
+  } catch (...) {
+    out.resize(at);
+    out.push_back(std::byte{1});
+    tandem::serialize_append(out, shipping::record_exception(std::current_exception()));
+  }
+}
+
+}  // namespace detail::pp
+
+class ProcessPoolExecutor;
+
+/// The lazy, in-order range returned by ProcessPoolExecutor::map.
+template <class R, class Fp, class... Rs>
+class ProcessMapResult {
+  using Item = std::tuple<typename detail::HeldRange<Rs>::value_type...>;
+  using Chunk = detail::pp::ChunkOutcome<R>;
+
+ public:
+  ProcessMapResult(ProcessPoolExecutor& ex, Fp fn, const MapOptions& opts, Rs&&... ranges);
+  ProcessMapResult(ProcessMapResult&&) noexcept = default;
+  ~ProcessMapResult() { cancel_rest(); }
+
+  class iterator {
+   public:
+    using value_type = R;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    explicit iterator(ProcessMapResult* m) : m_(m) {}
+    R& operator*() const { return *m_->current_; }
+    iterator& operator++() {
+      m_->advance();
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    friend bool operator==(const iterator& it, std::default_sentinel_t) {
+      return it.m_->exhausted();
+    }
+
+   private:
+    ProcessMapResult* m_ = nullptr;
+  };
+  iterator begin() {
+    advance();
+    return iterator(this);
+  }
+  std::default_sentinel_t end() const noexcept { return {}; }
+  bool exhausted() const noexcept { return !current_; }
+
+ private:
+  bool submit_chunk();
+  void advance();
+  void cancel_rest() {
+    for (Future<Chunk>& f : futs_) f.cancel();
+    futs_.clear();
+  }
+
+  ProcessPoolExecutor* ex_;
+  Fp fn_;
+  MapOptions opts_;
+  detail::Deadline deadline_;
+  std::unique_ptr<detail::MapInput<Rs...>> in_;
+  bool input_done_ = false;
+  std::deque<Future<Chunk>> futs_;
+  Chunk cur_;
+  std::size_t pos_ = 0;
+  std::optional<R> current_;
+};
+
+class ProcessPoolExecutor {
+ public:
+  explicit ProcessPoolExecutor(std::size_t max_workers = 0)
+      : ProcessPoolExecutor(ProcessPoolOptions{.max_workers = max_workers}) {}
+  explicit ProcessPoolExecutor(ProcessPoolOptions opts) : core_(detail::pp::make_pool(opts)) {}
+  ProcessPoolExecutor(const ProcessPoolExecutor&) = delete;
+  ProcessPoolExecutor& operator=(const ProcessPoolExecutor&) = delete;
+  ~ProcessPoolExecutor() { shutdown(true); }
+
+  template <class F, class... Args>
+    requires(!std::is_same_v<std::decay_t<F>, TaskOptions>)
+  auto submit(F fn, Args&&... args) {
+    return submit(TaskOptions{}, fn, std::forward<Args>(args)...);
+  }
+
+  template <class F, class... Args>
+  auto submit(const TaskOptions& topts, F fn, Args&&... args) {
+    using R = typename detail::pp::ShipResult<F>::type;
+    shipping::Task wire = shipping::ship(fn, std::forward<Args>(args)...);
+    return submit_wire<R>(std::move(wire), topts);
+  }
+
+  template <class F, class... Args>
+  auto map(F fn, Args&&... args) {
+    if constexpr (detail::last_is_map_options<Args...>()) {
+      auto tup = std::forward_as_tuple(std::forward<Args>(args)...);
+      return [&]<std::size_t... I>(std::index_sequence<I...>) {
+        return map_impl(fn, std::get<sizeof...(Args) - 1>(tup), std::get<I>(std::move(tup))...);
+      }(std::make_index_sequence<sizeof...(Args) - 1>{});
+    } else {
+      return map_impl(fn, MapOptions{}, std::forward<Args>(args)...);
+    }
+  }
+
+  void shutdown(bool wait = true, bool cancel_futures = false) {
+    if (core_) detail::pp::pool_shutdown(*core_, wait, cancel_futures);
+  }
+  /// shutdown(false, true), then SIGTERM to every worker (Python 3.14).
+  void terminate_workers() { signal_workers(15); }
+  /// shutdown(false, true), then SIGKILL to every worker (Python 3.14).
+  void kill_workers() { signal_workers(9); }
+  std::size_t max_workers() const noexcept { return detail::pp::pool_max_workers(*core_); }
+  /// The pids of the workers alive now (diagnostics and tests).
+  std::vector<int> worker_pids() { return detail::pp::pool_worker_pids(*core_); }
+
+  /// Submits an already shipped task whose result type is R (map's chunks; advanced use).
+  template <class R>
+  Future<R> submit_wire(shipping::Task wire, const TaskOptions& topts = {}) {
+    auto* st = new detail::pp::ProcState<R>;
+    st->wire = std::move(wire);
+    if (topts.timeout) {
+      const double s = topts.timeout->count();
+      st->timeout_s = s > 0 ? s : 1e-9;
+    }
+    st->init_refs(2);
+    Future<R> fut(st, detail::AdoptRef{});
+    try {
+      detail::pp::pool_submit(*core_, st);
+    } catch (...) {
+      st->release();
+      throw;
+    }
+    return fut;
+  }
+
+ private:
+  void signal_workers(int sig) {
+    shutdown(false, true);
+    detail::pp::pool_signal_workers(*core_, sig);
+  }
+
+  template <class F, class... Rs>
+  auto map_impl(F fn, const MapOptions& opts, Rs&&... ranges) {
+    static_assert(sizeof...(Rs) > 0, "map needs at least one range");
+    using FI = shipping::detail::function_info<std::decay_t<F>>;
+    static_assert(FI::kind == shipping::detail::FnKind::ok,
+                  "tandem::ProcessPoolExecutor::map: fn must be a function pointer, a function, "
+                  "or a lambda without captures");
+    using Fp = typename FI::pointer;
+    using S = shipping::detail::Signature<Fp>;
+    static_assert(S::template accepts<typename detail::HeldRange<Rs>::value_type...>(),
+                  "tandem::ProcessPoolExecutor::map: fn must take one argument per range");
+    static_assert(S::params_ok && S::args_serializable && S::result_ok,
+                  "tandem::ProcessPoolExecutor::map: fn's parameters and result must be "
+                  "tandem::Serializable and taken by value or const reference");
+    using R = std::remove_cvref_t<typename S::result>;
+    static_assert(!std::is_void_v<R>, "map needs a function that returns a value");
+    if (opts.chunksize < 1) throw ValueError("chunksize must be >= 1.");
+    return ProcessMapResult<R, Fp, Rs...>(*this, Fp(fn), opts, std::forward<Rs>(ranges)...);
+  }
+
+  std::unique_ptr<detail::pp::PoolCore, detail::pp::PoolDeleter> core_;
+};
+
+template <class R, class Fp, class... Rs>
+ProcessMapResult<R, Fp, Rs...>::ProcessMapResult(ProcessPoolExecutor& ex, Fp fn,
+                                                 const MapOptions& opts, Rs&&... ranges)
+    : ex_(&ex),
+      fn_(fn),
+      opts_(opts),
+      deadline_(opts.timeout ? detail::clamped_deadline(*opts.timeout)
+                             : detail::Deadline::never()),
+      in_(std::make_unique<detail::MapInput<Rs...>>(std::forward<Rs>(ranges)...)) {
+  std::size_t limit = opts_.buffersize == 0 ? SIZE_MAX : opts_.buffersize;
+  for (std::size_t i = 0; i < limit && submit_chunk(); ++i) {
+  }
+}
+
+template <class R, class Fp, class... Rs>
+bool ProcessMapResult<R, Fp, Rs...>::submit_chunk() {
+  using S = shipping::detail::Signature<Fp>;
+  if (input_done_) return false;
+  std::vector<typename S::args_tuple> items;
+  items.reserve(opts_.chunksize);
+  while (items.size() < opts_.chunksize) {
+    if (in_->at_end()) {
+      input_done_ = true;
+      break;
+    }
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      items.emplace_back(*std::get<I>(in_->its)...);
+      (++std::get<I>(in_->its), ...);
+    }(std::index_sequence_for<Rs...>{});
+  }
+  if (items.empty()) return false;
+  shipping::Task t;
+  t.args = tandem::serialize(items);
+  shipping::seal(t, shipping::address_of(&detail::pp::invoke_chunk<Fp>),
+                 shipping::address_of(fn_), shipping::TaskKind::call);
+  futs_.push_back(ex_->template submit_wire<Chunk>(std::move(t)));
+  return !input_done_;
+}
+
+template <class R, class Fp, class... Rs>
+void ProcessMapResult<R, Fp, Rs...>::advance() {
+  current_.reset();
+  auto& values = std::get<0>(cur_);
+  if (pos_ < values.size()) {
+    current_.emplace(std::move(values[pos_++]));
+    return;
+  }
+  if (std::get<1>(cur_)) {
+    shipping::ExceptionRecord rec = std::move(*std::get<1>(cur_));
+    std::get<1>(cur_).reset();
+    cancel_rest();
+    shipping::rethrow_remote(rec);
+  }
+  if (futs_.empty()) return;
+  if (opts_.buffersize != 0) submit_chunk();
+  Future<Chunk> f = std::move(futs_.front());
+  futs_.pop_front();
+  if (!f.state()->wait_done(deadline_)) {
+    f.cancel();
+    cancel_rest();
+    throw TimeoutError();
+  }
+  if (f.state()->has_exception()) {
+    cancel_rest();
+    std::rethrow_exception(f.state()->stored_exception());
+  }
+  if (f.cancelled()) {
+    cancel_rest();
+    throw CancelledError();
+  }
+  cur_ = std::move(f.state()->value());
+  pos_ = 0;
+  advance();
+}
+
+}  // namespace tandem

@@ -1,0 +1,14 @@
+// Internal to the process pool (src/process_pool*.cpp). Not installed.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace tandem::detail::pp {
+
+/// The worker process's main loop: returns (the process then exits 0) when the pool closes
+/// the channel or the max_tasks quota is reached; _exit()s on fatal errors.
+void worker_main(const std::string& sock_name, std::uint64_t init_offset,
+                 std::uint64_t max_tasks);
+
+}  // namespace tandem::detail::pp
