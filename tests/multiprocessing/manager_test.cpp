@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "multiprocessing/manager_test_support.hpp"
 #include "multiprocessing/mp_test_support.hpp"
 #include "tandem/multiprocessing/queue.hpp"
 #include "tandem/serialize.hpp"
@@ -29,66 +30,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// ---- handle bytes over a pipe: a length, then the bytes.
-void send_bytes(int fd, const std::vector<std::byte>& b) {
-  const std::uint32_t n = static_cast<std::uint32_t>(b.size());
-  std::string s(reinterpret_cast<const char*>(&n), sizeof n);
-  s.append(reinterpret_cast<const char*>(b.data()), b.size());
-  std::size_t off = 0;
-  while (off < s.size()) {
-    const ssize_t k = ::write(fd, s.data() + off, s.size() - off);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) return;
-    off += static_cast<std::size_t>(k);
-  }
-}
-bool read_exact(int fd, void* p, std::size_t n) {
-  auto* c = static_cast<char*>(p);
-  while (n > 0) {
-    const ssize_t k = ::read(fd, c, n);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) return false;
-    c += k;
-    n -= static_cast<std::size_t>(k);
-  }
-  return true;
-}
-std::vector<std::byte> recv_bytes(int fd) {
-  std::uint32_t n = 0;
-  if (!read_exact(fd, &n, sizeof n)) throw std::runtime_error("pipe closed");
-  std::vector<std::byte> b(n);
-  if (!read_exact(fd, b.data(), n)) throw std::runtime_error("pipe closed");
-  return b;
-}
-template <class P>
-P recv_handle(int fd) {
-  return tandem::deserialize<P>(recv_bytes(fd));
-}
-
-/// A fork()ed child running f() → exit code (exceptions: 99). alarm(60) against hangs.
-template <class F>
-pid_t spawn(F f) {
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::alarm(60);
-    int rc = 99;
-    try {
-      rc = f();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child: %s\n", e.what());
-    } catch (...) {
-    }
-    ::_exit(rc);
-  }
-  return pid;
-}
-int join(pid_t pid) {
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
-}
+using namespace mgrtest;
 
 class Manager : public mptest::ProcessFixture {};
 

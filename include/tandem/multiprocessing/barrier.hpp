@@ -62,6 +62,12 @@ class Barrier {
         s_(region_.at<detail::BarrierState>()),
         action_(std::move(action)),
         timeout_(timeout) {}
+  /// A handle on a BarrierState that lives elsewhere (mp::Manager maps it from a memfd another
+  /// process made, which constructed it). Not owning: the state must stay mapped while the
+  /// handle lives. `action` and `timeout` are this handle's own (each process passes its own).
+  explicit Barrier(detail::BarrierState& state, std::function<void()> action = {},
+                   std::optional<duration> timeout = {})
+      : s_(&state), action_(std::move(action)), timeout_(timeout) {}
   Barrier(const Barrier&) = delete;
   Barrier& operator=(const Barrier&) = delete;
 
@@ -186,7 +192,7 @@ class Barrier {
     notify_all_locked();
   }
 
-  detail::SharedRegion region_;
+  detail::SharedRegion region_;  // empty for a handle on a BarrierState made elsewhere
   detail::BarrierState* s_;
   std::function<void()> action_;
   std::optional<duration> timeout_;

@@ -58,6 +58,12 @@ struct ConditionState {
   std::uint16_t head = kNone, tail = kNone, free_head = kNone;
 };
 
+/// A Condition together with its own RLock in one block (mp::Manager's m.Condition()).
+struct ConditionBlock {
+  RLockState lock;
+  ConditionState cond;
+};
+
 }  // namespace detail
 
 class Condition {
@@ -67,6 +73,13 @@ class Condition {
   /// Uses `lock`, which must outlive the Condition (and be shared the same way).
   explicit Condition(Lock& lock) : lock_(&lock), region_(make_region()), s_(state()) {}
   explicit Condition(RLock& lock) : rlock_(&lock), region_(make_region()), s_(state()) {}
+  /// A handle on a ConditionBlock that lives elsewhere (mp::Manager maps it from a memfd
+  /// another process made); its lock is the block's RLock. Not owning: the block must stay
+  /// mapped while the handle lives.
+  explicit Condition(detail::ConditionBlock& block) : s_(&block.cond) {
+    own_.emplace(block.lock);
+    rlock_ = &*own_;
+  }
   Condition(const Condition&) = delete;
   Condition& operator=(const Condition&) = delete;
 
@@ -186,10 +199,10 @@ class Condition {
     return notified;
   }
 
-  std::optional<RLock> own_;  // the lock of Condition(); empty otherwise
+  std::optional<RLock> own_;  // the lock of Condition() / Condition(block); empty otherwise
   Lock* lock_ = nullptr;      // exactly one of lock_ / rlock_ is set
   RLock* rlock_ = nullptr;
-  detail::SharedRegion region_;
+  detail::SharedRegion region_;  // empty for a handle on a ConditionBlock
   detail::ConditionState* s_;
 };
 

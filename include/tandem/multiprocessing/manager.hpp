@@ -11,9 +11,10 @@
 //
 // Objects: Queue<T>(maxsize, ring_bytes) and JoinableQueue<T> (T Serializable), Value<T>(init)
 // and Array<T>(n, init) (T trivially copyable, each with a robust RLock), Lock(), RLock(),
-// Event(), Semaphore(n), BoundedSemaphore(n). They return QueueProxy<T>, JoinableQueueProxy<T>,
-// ValueProxy<T>, ArrayProxy<T>, LockProxy, RLockProxy, EventProxy, SemaphoreProxy,
-// BoundedSemaphoreProxy (manager_proxy.hpp, manager_queue.hpp) with the interface of the mp::
+// Event(), Semaphore(n), BoundedSemaphore(n), Condition(), Barrier(parties, timeout). They
+// return QueueProxy<T>, JoinableQueueProxy<T>, ValueProxy<T>, ArrayProxy<T>, LockProxy,
+// RLockProxy, EventProxy, SemaphoreProxy, BoundedSemaphoreProxy, ConditionProxy, BarrierProxy
+// (manager_proxy.hpp, manager_queue.hpp, manager_sync.hpp) with the interface of the mp::
 // object of the same name.
 //
 // How it works — and how it differs from Python. Python's manager keeps each object in a server
@@ -79,11 +80,13 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <type_traits>
 
@@ -91,6 +94,7 @@
 #include "tandem/multiprocessing/manager_detail.hpp"
 #include "tandem/multiprocessing/manager_proxy.hpp"
 #include "tandem/multiprocessing/manager_queue.hpp"
+#include "tandem/multiprocessing/manager_sync.hpp"
 
 namespace tandem::mp {
 namespace detail {
@@ -173,6 +177,22 @@ class Manager {
     return make<BoundedSemaphoreProxy, detail::PlainObject<tandem::Semaphore>>(
         detail::make_shared_state<tandem::BoundedSemaphore>(value, tandem::detail::Scope::shared),
         0, 0);
+  }
+  /// Python's m.Condition(): a Condition with its own (robust) RLock. manager_sync.hpp.
+  ConditionProxy Condition() {
+    return make<ConditionProxy, detail::ConditionObject>(
+        detail::make_shared_state<detail::ConditionBlock>(), 0, 0);
+  }
+  /// Python's m.Barrier(parties, timeout=None); `timeout` is the default of every process's
+  /// wait(). ValueError("parties must be > 0") when parties < 1. manager_sync.hpp.
+  BarrierProxy Barrier(std::int64_t parties, std::optional<duration> timeout = {}) {
+    if (parties < 1) throw ValueError("parties must be > 0");
+    const std::int64_t ns =
+        timeout ? std::max<std::int64_t>(
+                      0, std::chrono::duration_cast<std::chrono::nanoseconds>(*timeout).count())
+                : detail::BarrierBlock::kNoTimeout;
+    return make<BarrierProxy, detail::BarrierObject>(
+        detail::make_shared_state<detail::BarrierBlock>(parties, ns), 0, 0);
   }
 
  private:

@@ -1,0 +1,168 @@
+// ConditionProxy and BarrierProxy: what Manager::Condition() / Manager::Barrier(n) return
+// (manager.hpp has the specification of managed objects and their handles). Each is the
+// mp:: object of the same name (<tandem/multiprocessing/condition.hpp>, barrier.hpp) on a
+// memfd region the manager's server hands out, so it reaches processes started before it
+// existed; every call runs on the shared memory directly — no round trip to a server.
+//
+// ConditionProxy: Python's m.Condition() — acquire/release (its own robust RLock, in the
+//  same region), wait(), wait(timeout), wait_for(pred[, timeout]), notify(n), notify_all().
+//  The guarantees are mp::Condition's: FIFO notify, no spurious wake-ups, exactly n woken
+//  when at least n wait; a waiter process killed while waiting leaves a slot behind that a
+//  later notify may pick (see condition.hpp). Python's m.Condition(lock) is not offered: the
+//  Condition always has its own lock (a second object would need a second attach).
+// BarrierProxy: Python's m.Barrier(parties, timeout=None) — wait(), wait(timeout), abort(),
+//  reset(), parties(), n_waiting(), broken(), with mp::Barrier's guarantees (a process killed
+//  inside the barrier's critical section breaks it; never a hang with a timeout). The default
+//  timeout given to m.Barrier() is stored in the shared block, so every process's handle
+//  uses it. No `action` (Python runs a manager Barrier's action in the server process; a C++
+//  callable cannot travel with the handle).
+// Shutdown: every call raises RuntimeError once the manager was shut down, except release()
+//  (a lock_guard's destructor must not throw). Processes blocked in BarrierProxy::wait() at
+//  shutdown wake with BrokenBarrierError (the owner aborts the barrier); a ConditionProxy
+//  wait() asleep at shutdown is not woken (notify needs the lock): use a timeout if the
+//  manager may go away under it.
+// Memory ordering: that of the mp:: objects (everything under the Condition's lock; what a
+//  party wrote before Barrier::wait() is visible to every party after theirs returns).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "tandem/detail/timeout.hpp"
+#include "tandem/errors.hpp"
+#include "tandem/multiprocessing/barrier.hpp"
+#include "tandem/multiprocessing/condition.hpp"
+#include "tandem/multiprocessing/manager_proxy.hpp"
+
+namespace tandem::mp {
+namespace detail {
+
+struct ConditionObject : ManagedObject {
+  explicit ConditionObject(SharedRegion r)
+      : ManagedObject(std::move(r)), cond(*region.at<ConditionBlock>()) {}
+  static std::shared_ptr<ManagedObject> make(SharedRegion&& r) {
+    return std::make_shared<ConditionObject>(std::move(r));
+  }
+  mp::Condition cond;
+};
+
+/// The shared block of m.Barrier(): the barrier's state and the default timeout every
+/// process's handle uses (kNoTimeout: none).
+struct BarrierBlock {
+  static constexpr std::int64_t kNoTimeout = -1;
+  BarrierBlock(std::int64_t parties, std::int64_t timeout) noexcept
+      : state(parties), timeout_ns(timeout) {}
+  BarrierState state;
+  std::int64_t timeout_ns;
+};
+
+struct BarrierObject : ManagedObject {
+  explicit BarrierObject(SharedRegion r)
+      : ManagedObject(std::move(r)),
+        barrier(region.at<BarrierBlock>()->state, {}, timeout_of(*region.at<BarrierBlock>())) {}
+  static std::shared_ptr<ManagedObject> make(SharedRegion&& r) {
+    return std::make_shared<BarrierObject>(std::move(r));
+  }
+  /// Sleepers in every process wake with BrokenBarrierError instead of waiting forever.
+  void on_shutdown() noexcept override { barrier.abort(); }
+  static std::optional<duration> timeout_of(const BarrierBlock& b) noexcept {
+    if (b.timeout_ns < 0) return std::nullopt;
+    return std::chrono::duration_cast<duration>(std::chrono::nanoseconds(b.timeout_ns));
+  }
+  mp::Barrier barrier;
+};
+
+}  // namespace detail
+
+/// m.Condition(): an mp::Condition with its own robust RLock, any process can receive.
+class ConditionProxy : public detail::ProxyBase {
+  using Obj = detail::ConditionObject;
+
+ public:
+  static constexpr detail::ManagedKind kind = detail::ManagedKind::condition;
+  ConditionProxy() noexcept = default;
+
+  bool acquire(bool blocking = true) { return get().acquire(blocking); }
+  /// Waits at most `timeout` (negative counts as 0); false when it expired.
+  bool acquire(duration timeout) { return get().acquire(timeout); }
+  /// Works also after the manager shut down (a guard's destructor must not throw).
+  void release() {
+    if (!obj_) detail::throw_proxy_state(detail::kHandleEmpty, kind);
+    object<Obj>()->cond.release();
+  }
+  void lock() { acquire(); }
+  bool try_lock() { return acquire(false); }
+  void unlock() { release(); }
+  template <class Rep, class Period>
+  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
+    return acquire(duration(d));
+  }
+
+  /// Releases the lock, sleeps until notified, re-acquires it. RuntimeError("cannot wait on
+  /// un-acquired lock") when the caller does not hold the lock.
+  bool wait() { return get().wait(); }
+  /// As wait(), for at most `timeout`: false when it expired.
+  bool wait(duration timeout) { return get().wait(timeout); }
+  template <class Pred>
+  bool wait_for(Pred pred) {
+    return get().wait_for(std::move(pred));
+  }
+  template <class Pred>
+  bool wait_for(Pred pred, duration timeout) {
+    return get().wait_for(std::move(pred), timeout);
+  }
+  /// Wakes the n longest waiters, in any process. RuntimeError("cannot notify on un-acquired
+  /// lock") when the caller does not hold the lock.
+  void notify(std::int64_t n = 1) { get().notify(n); }
+  void notify_all() { get().notify_all(); }
+
+  void load(InArchive& ar) {
+    load_ref(ar, kind, 0, &detail::min_bytes_of<detail::ConditionBlock>, &Obj::make);
+  }
+
+ private:
+  friend class Manager;
+  ConditionProxy(const detail::ObjectRef& ref, detail::Attached a) noexcept
+      : ProxyBase(ref, std::move(a)) {}
+  mp::Condition& get() const {
+    check(kind);
+    return object<Obj>()->cond;
+  }
+};
+
+/// m.Barrier(parties, timeout): an mp::Barrier any process can receive.
+class BarrierProxy : public detail::ProxyBase {
+  using Obj = detail::BarrierObject;
+
+ public:
+  static constexpr detail::ManagedKind kind = detail::ManagedKind::barrier;
+  BarrierProxy() noexcept = default;
+
+  /// The arrival index (0 … parties-1); BrokenBarrierError when broken, aborted, reset while
+  /// waiting, or when the default timeout (if any) expired.
+  std::int64_t wait() { return get().wait(); }
+  std::int64_t wait(duration timeout) { return get().wait(timeout); }
+  void abort() { get().abort(); }
+  void reset() { get().reset(); }
+  std::int64_t parties() const { return get().parties(); }
+  std::int64_t n_waiting() const { return get().n_waiting(); }
+  bool broken() const { return get().broken(); }
+
+  void load(InArchive& ar) {
+    load_ref(ar, kind, 0, &detail::min_bytes_of<detail::BarrierBlock>, &Obj::make);
+  }
+
+ private:
+  friend class Manager;
+  BarrierProxy(const detail::ObjectRef& ref, detail::Attached a) noexcept
+      : ProxyBase(ref, std::move(a)) {}
+  mp::Barrier& get() const {
+    check(kind);
+    return object<Obj>()->barrier;
+  }
+};
+
+}  // namespace tandem::mp
