@@ -692,7 +692,10 @@ void PoolCore::on_death(std::size_t slot) {
   const int reason = w.kill_reason;
   w.proc.reset();
   w = Worker{};
-  if (!planned && !ready && reason == kNone) {
+  // A worker that dies before its initializer returned counts towards breaking the pool,
+  // unless SIGKILL did it: that is somebody else's doing (a chaos test, an operator, the OOM
+  // killer), not a failing initializer, and must not break the pool.
+  if (!planned && !ready && reason == kNone && sig != SIGKILL) {
     if (++init_failures_ >= kMaxInitFailures && !broken_.load(std::memory_order_relaxed))
       break_pool("A process in the process pool died " + std::to_string(init_failures_) +
                  " times in a row before its initializer returned (last: pid " +
