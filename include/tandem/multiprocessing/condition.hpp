@@ -20,15 +20,28 @@
 //  slot, stores 1 into its word and wakes it; the waiter frees its slot itself after it
 //  re-acquired the lock, so a word is never reused while its owner may still read it.
 // Limits: at most kMaxWaiters (1024) threads wait at once on one Condition; one more throws
-//  RuntimeError("too many waiters on an mp::Condition"). A process killed while waiting
-//  leaves its slot queued: a later notify() may pick it, and so wake one fewer live waiter
-//  (Python's multiprocessing.Condition hangs notify() forever in that case).
+//  RuntimeError("too many waiters on an mp::Condition").
+// Crash safety: the lock is robust (a process killed holding it never wedges the others).
+//  A process killed while waiting leaves its slot queued; each slot records its waiter's pid,
+//  and notify() checks the oldest slot's process with kill(pid, 0): a slot whose process is
+//  gone (ESRCH) is unlinked and freed without counting, so notify(n) still wakes n live
+//  waiters (Python's multiprocessing.Condition loses the wake-up, or hangs notify(), there).
+//  Limits of the check: a killed child that its parent has not reaped yet (a zombie) still
+//  counts as alive, and so does a dead waiter's pid once the system reuses it — then that
+//  notify wakes one fewer live waiter, as without the check. A process killed after notify()
+//  chose it but before it re-acquired the lock leaks its slot (one of the 1024).
+//  tests/fault/mp_condition_fault_test.cpp kills waiters with SIGKILL.
 // Memory ordering: everything goes through the lock; a notified waiter returns holding it.
 // Cost: notify() with nobody waiting is an ownership check and a load; waking a waiter is one
-//  futex wake. One region (3 pages) per Condition, plus the default RLock's.
+//  kill(pid, 0) (the liveness check, ~0.3 µs) and one futex wake; wait() adds a getpid().
+//  One region (4 pages) per Condition, plus the default RLock's.
 #pragma once
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -55,6 +68,7 @@ struct ConditionState {
   std::atomic<std::uint32_t> word[kMaxWaiters] = {};  // 1 once notify() chose the slot
   std::uint16_t next[kMaxWaiters];  // FIFO links while queued; free-list links when free
   std::uint16_t prev[kMaxWaiters] = {};
+  std::int32_t owner[kMaxWaiters] = {};  // pid of the process waiting in a queued slot
   std::uint16_t head = kNone, tail = kNone, free_head = kNone;
 };
 
@@ -128,9 +142,14 @@ class Condition {
   /// Wakes the n longest waiters (fewer if fewer wait; n <= 0 wakes none).
   void notify(std::int64_t n = 1) {
     if (!is_owned()) throw RuntimeError("cannot notify on un-acquired lock");
-    for (; n > 0 && s_->head != kNone; --n) {
+    while (n > 0 && s_->head != kNone) {
       const std::uint16_t i = s_->head;
       unlink(i);
+      if (owner_gone(s_->owner[i])) {  // killed while waiting: nobody will free the slot
+        free_slot(i);
+        continue;
+      }
+      --n;
       s_->word[i].store(1, std::memory_order_release);
       tandem::detail::futex_wake(s_->word[i], 1, tandem::detail::Scope::shared);
     }
@@ -148,6 +167,19 @@ class Condition {
   }
   bool is_owned() const noexcept { return rlock_ ? rlock_->is_owned() : lock_->is_owned(); }
 
+  /// Whether the process that queued a slot no longer exists (reaped). Keeps errno.
+  static bool owner_gone(std::int32_t pid) noexcept {
+    if (pid <= 0) return false;
+    const int saved = errno;
+    const bool gone = ::kill(pid, 0) != 0 && errno == ESRCH;
+    errno = saved;
+    return gone;
+  }
+  void free_slot(std::uint16_t i) noexcept {
+    s_->next[i] = s_->free_head;
+    s_->free_head = i;
+  }
+
   void unlink(std::uint16_t i) noexcept {
     const std::uint16_t p = s_->prev[i], n = s_->next[i];
     (p != kNone ? s_->next[p] : s_->head) = n;
@@ -160,6 +192,7 @@ class Condition {
     if (i == kNone) throw RuntimeError("too many waiters on an mp::Condition");
     s_->free_head = s_->next[i];
     s_->word[i].store(0, std::memory_order_relaxed);
+    s_->owner[i] = static_cast<std::int32_t>(::getpid());
     s_->prev[i] = s_->tail;
     s_->next[i] = kNone;
     (s_->tail != kNone ? s_->next[s_->tail] : s_->head) = i;
@@ -194,8 +227,7 @@ class Condition {
         unlink(i);
       }
     }
-    s_->next[i] = s_->free_head;
-    s_->free_head = i;
+    free_slot(i);
     return notified;
   }
 
