@@ -2,6 +2,7 @@
 // bench/mpi/mpi4py_pool.py, the same workloads on mpi4py.futures). Run under mpirun:
 //
 //   mpirun --oversubscribe -n 3 ./mpi_pool_compare [--rounds R] [--scale X]
+//                                [--max-in-flight N] [--max-batch N]   (MpiPoolOptions)
 //
 // Workloads (rank 0 submits; ranks 1..N-1 run the tasks), each reported as the median over
 // R rounds, one line `workload<TAB>tasks/s`:
@@ -68,12 +69,15 @@ int main(int argc, char** argv) {
   tandem::mpi::init(argc, argv);
   int rounds = 5;
   double scale = 1.0;
+  tandem::MpiPoolOptions opts;
   for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--max-in-flight")) opts.max_in_flight = std::strtoul(argv[i + 1], nullptr, 10);
+    if (!std::strcmp(argv[i], "--max-batch")) opts.max_batch = std::strtoul(argv[i + 1], nullptr, 10);
     if (!std::strcmp(argv[i], "--rounds")) rounds = std::max(1, std::atoi(argv[i + 1]));
     if (!std::strcmp(argv[i], "--scale")) scale = std::atof(argv[i + 1]);
   }
   auto n_of = [&](double base) { return std::max(1000, static_cast<int>(base * scale)); };
-  tandem::MpiPoolExecutor ex;
+  tandem::MpiPoolExecutor ex(opts);
   std::vector<double> sr, m1, m10, rt;
   submit_result(ex, 10000);  // warm-up: workers awake, allocator primed
   for (int r = 0; r < rounds; ++r) {

@@ -25,7 +25,8 @@ struct PoolCore::Impl {
   static constexpr std::uint64_t kClosed = 1, kCancel = 2, kSubmitter = 4;
 
   Runtime& rt;
-  std::size_t max_in_flight, max_batch;
+  std::size_t max_in_flight, max_batch;  // current limits (adapted when the options are 0)
+  bool adaptive;
   std::uint64_t max_idle_ns;
   bool local;
 
@@ -38,7 +39,9 @@ struct PoolCore::Impl {
   // Below: the communicator thread's own.
   struct Batch {
     std::vector<Job*> jobs;
+    td::steady::time_point sent;
   };
+  double task_seconds = 0;  // moving average of a batch's round trip / its tasks
   struct Worker {
     int rank;
     std::size_t in_flight = 0;
@@ -65,8 +68,9 @@ struct PoolCore::Impl {
 
   Impl(Runtime& r, const MpiPoolOptions& o)
       : rt(r),
-        max_in_flight(o.max_in_flight ? o.max_in_flight : r.size == 1 ? 2 : 256),
-        max_batch(o.max_batch ? o.max_batch : r.size == 1 ? 1 : 128),
+        max_in_flight(o.max_in_flight ? o.max_in_flight : r.size == 1 ? 2 : 128),
+        max_batch(o.max_batch ? o.max_batch : r.size == 1 ? 1 : 64),
+        adaptive(o.max_in_flight == 0 && o.max_batch == 0 && r.size > 1),
         max_idle_ns(static_cast<std::uint64_t>(std::max(o.max_idle_sleep.count(), 1e-6) * 1e9)),
         local(r.size == 1) {
     if (local) {
@@ -193,6 +197,7 @@ struct PoolCore::Impl {
         continue;
       }
       any = true;
+      b.sent = td::steady::now();
       if (local) {
         to_local.put(std::move(buf));
       } else {
@@ -269,10 +274,25 @@ struct PoolCore::Impl {
       w.batches.pop_front();
       w.in_flight -= b.jobs.size();
       total_in_flight -= b.jobs.size();
+      adapt(b);
       complete_batch(rbuf, b.jobs);
       any = true;
     }
     return any;
+  }
+
+  // Keeps about kWindow of work queued at each worker rank: enough that a worker never
+  // waits for its next batch (trivial tasks: thousands in flight, big batches), few enough
+  // that long tasks spread over the ranks (seconds each: 2 in flight, batches of 1).
+  void adapt(const Batch& b) noexcept {
+    if (!adaptive || b.jobs.empty()) return;
+    constexpr double kWindow = 0.005;
+    const double per = std::chrono::duration<double>(td::steady::now() - b.sent).count() /
+                       static_cast<double>(b.jobs.size());
+    task_seconds = task_seconds == 0 ? per : 0.75 * task_seconds + 0.25 * per;
+    const double want = kWindow / std::max(task_seconds, 1e-9);
+    max_in_flight = static_cast<std::size_t>(std::clamp(want, 2.0, 16384.0));
+    max_batch = std::max<std::size_t>(1, max_in_flight / 2);
   }
 
   bool reap_sends() {

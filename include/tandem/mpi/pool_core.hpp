@@ -7,7 +7,7 @@
 //  * takes the whole stack at once (one exchange), restores FIFO order;
 //  * sends batches (many tasks in one message, MPI_Isend) to the worker rank with the fewest
 //    tasks in flight, keeping up to max_in_flight tasks per worker so a worker finds its next
-//    batch waiting when it finishes one;
+//    batch waiting when it finishes one (adaptive by default: ~5 ms of work per rank);
 //  * receives result batches (MPI_Improbe/MPI_Mrecv) — a worker answers its batches in order,
 //    so a result batch completes the oldest batch in flight to that rank, no ids needed;
 //  * fails jobs whose deadline passed (TimeoutError; the worker rank keeps running them);
@@ -28,10 +28,13 @@
 namespace tandem {
 
 struct MpiPoolOptions {
-  /// Tasks sent ahead to one worker rank (in at most a few batches). 0: the default, 256.
-  /// Set 1 for long, uneven tasks (each worker then holds exactly one task, as mpi4py does).
+  /// Tasks sent ahead to one worker rank, and tasks in one message. Both 0 (the default):
+  /// adaptive — about 5 ms of work is kept queued at each worker rank, estimated from the
+  /// batches' round trips: thousands of trivial tasks in batches of half that (throughput),
+  /// down to 2 in flight and batches of 1 for tasks of seconds (balance over the ranks);
+  /// it starts at 128 / 64. Setting either fixes both (0 then means 128 / 64); e.g.
+  /// max_in_flight = 1 gives each worker exactly one task at a time, as mpi4py does.
   std::size_t max_in_flight = 0;
-  /// Tasks in one message. 0: the default, 128.
   std::size_t max_batch = 0;
   /// The longest sleep between two polls of an idle rank with results outstanding: the bound
   /// on the wake-up latency an idle poller adds, traded against the CPU polling costs
