@@ -1,0 +1,233 @@
+// ProcessPoolExecutor's core, second half: worker deaths (who is blamed, what is re-queued),
+// timeouts, cancellation of running tasks, breaking the pool, teardown. See process_pool.cpp.
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include "process_pool_core.hpp"
+#include "tandem/detail/wait.hpp"
+
+namespace tandem::detail::pp {
+
+void PoolCore::kill_worker(std::size_t slot, int reason, std::uint64_t id) {
+  Worker& w = w_[slot];
+  if (!w.alive()) return;
+  if (w.kill_reason == kNone || reason == kCorrupt) {
+    w.kill_reason = reason;
+    w.kill_id = id;
+  }
+  ::kill(-w.pid, SIGKILL);
+  ::kill(w.pid, SIGKILL);
+}
+
+void PoolCore::drain_cancels() {
+  PTask* list = cancels_.exchange(nullptr, std::memory_order_acquire);
+  while (list) {
+    PTask* t = list;
+    list = list->next;
+    if (t->worker >= 0) {
+      Worker& w = w_[static_cast<std::size_t>(t->worker)];
+      const bool ours = std::find(w.inflight.begin(), w.inflight.end(), t) != w.inflight.end();
+      if (ours && w.page) {
+        std::atomic_ref<std::uint64_t>(w.page->cancel[w.cancel_next++ % WorkerPage::kCancelSlots])
+            .store(t->id, std::memory_order_seq_cst);
+        const auto run = std::atomic_ref<std::uint64_t>(w.page->running).load(std::memory_order_seq_cst);
+        const auto fin = std::atomic_ref<std::uint64_t>(w.page->finished).load(std::memory_order_acquire);
+        if (run == t->id && fin != t->id) kill_worker(static_cast<std::size_t>(t->worker), kCancel, t->id);
+      } else if (ours) {
+        kill_worker(static_cast<std::size_t>(t->worker), kCancel, t->id);
+      }
+    }
+    t->core().release();
+  }
+}
+
+std::uint64_t PoolCore::check_timeouts() {
+  std::uint64_t next = UINT64_MAX;
+  const std::uint64_t now = now_ns();
+  for (std::size_t i = 0; i < n_; ++i) {
+    Worker& w = w_[i];
+    if (!w.alive() || w.timed == 0 || w.inflight.empty() || w.kill_reason != kNone) continue;
+    PTask* t = w.inflight.front();
+    if (t->timeout_s <= 0) continue;
+    const auto tns = static_cast<std::uint64_t>(t->timeout_s * 1e9);
+    std::uint64_t run = 0, fin = 0, start = 0;
+    if (w.page) {
+      run = std::atomic_ref<std::uint64_t>(w.page->running).load(std::memory_order_seq_cst);
+      fin = std::atomic_ref<std::uint64_t>(w.page->finished).load(std::memory_order_acquire);
+      start = std::atomic_ref<std::uint64_t>(w.page->started_ns).load(std::memory_order_relaxed);
+    }
+    if (run == t->id && fin != t->id) {
+      if (now >= start + tns) {
+        kill_worker(i, kTimeout, t->id);
+      } else {
+        next = std::min(next, start + tns);
+      }
+    } else {
+      next = std::min(next, now + std::min<std::uint64_t>(tns, 2000000));  // not started yet
+    }
+  }
+  return next;
+}
+
+void PoolCore::break_pool(const std::string& why) {
+  broken_msg_ = why;
+  broken_.store(1, std::memory_order_release);
+  for (PTask* t : ready_) {
+    t->fail(std::make_exception_ptr(BrokenProcessPool(why)));
+    finish(t);
+  }
+  ready_.clear();
+}
+
+void PoolCore::on_death(std::size_t slot) {
+  Worker& w = w_[slot];
+  if (w.sock >= 0 && w.hello) on_readable(slot);  // results sent before it died
+  ::kill(-w.pid, SIGKILL);                           // its process group: grandchildren too
+  if (w.sock >= 0) {
+    if (w.sock_registered) epoll_set(EPOLL_CTL_DEL, w.sock, 0, 0);
+    ::close(w.sock);
+  }
+  if (w.pidfd >= 0) {
+    epoll_set(EPOLL_CTL_DEL, w.pidfd, 0, 0);
+    ::close(w.pidfd);
+  }
+  w.proc->join();
+  const int code = w.proc->exitcode().value_or(255);
+  const int pid = w.pid;
+  pids_[slot].store(0, std::memory_order_release);
+  std::uint64_t run = 0, fin = 0;
+  bool ready = w.seen_ready;
+  if (w.page) {
+    run = std::atomic_ref<std::uint64_t>(w.page->running).load(std::memory_order_acquire);
+    fin = std::atomic_ref<std::uint64_t>(w.page->finished).load(std::memory_order_acquire);
+    ready = ready || std::atomic_ref<std::uint32_t>(w.page->ready).load(std::memory_order_acquire);
+    ::munmap(w.page, sizeof(WorkerPage));
+  }
+  const bool planned = code == 0 && w.kill_reason == kNone && ready;
+  const std::string how = death_text(code);
+  const int exit_code = code >= 0 ? code : -1, sig = code < 0 ? -code : 0;
+  std::deque<PTask*> left = std::move(w.inflight);
+  std::deque<PTask*> requeue;
+  if (w.kill_reason == kCorrupt) {
+    for (PTask* t : left) {
+      t->fail(std::make_exception_ptr(BrokenProcessPool(w.corrupt_msg)));
+      finish(t);
+    }
+    left.clear();
+  } else if (!ready) {
+    requeue = std::move(left);
+  } else {
+    auto it = std::find_if(left.begin(), left.end(), [&](PTask* t) { return t->id == run; });
+    if (it == left.end()) {
+      requeue = std::move(left);
+    } else {
+      for (auto j = left.begin(); j != it; ++j) {
+        (*j)->fail(std::make_exception_ptr(WorkerDied(
+            "the worker process (pid " + std::to_string(pid) + ") " + how +
+                " after running this task, before sending its result",
+            pid, exit_code, sig)));
+        finish(*j);
+      }
+      PTask* t = *it;
+      if (w.kill_reason == kTimeout && w.kill_id == t->id) {
+        t->fail(std::make_exception_ptr(TimeoutError(
+            "the task ran past its timeout; its worker process (pid " + std::to_string(pid) +
+            ") was killed")));
+      } else if (fin == t->id) {
+        t->fail(std::make_exception_ptr(WorkerDied(
+            "the worker process (pid " + std::to_string(pid) + ") " + how +
+                " after running this task, before sending its result",
+            pid, exit_code, sig)));
+      } else {
+        t->fail(std::make_exception_ptr(WorkerDied(
+            "the worker process (pid " + std::to_string(pid) + ") running this task " + how,
+            pid, exit_code, sig)));
+      }
+      finish(t);
+      requeue.assign(it + 1, left.end());
+    }
+  }
+  for (auto r = requeue.rbegin(); r != requeue.rend(); ++r) {
+    (*r)->worker = -1;
+    ready_.push_front(*r);
+  }
+  const int reason = w.kill_reason;
+  w.proc.reset();
+  w = Worker{};
+  // A worker that dies before its initializer returned counts towards breaking the pool,
+  // unless SIGKILL did it: that is somebody else's doing (a chaos test, an operator, the OOM
+  // killer), not a failing initializer, and must not break the pool.
+  if (!planned && !ready && reason == kNone && sig != SIGKILL) {
+    if (++init_failures_ >= kMaxInitFailures && !broken_.load(std::memory_order_relaxed))
+      break_pool("A process in the process pool died " + std::to_string(init_failures_) +
+                 " times in a row before its initializer returned (last: pid " +
+                 std::to_string(pid) + " " + how + "); the process pool is not usable anymore");
+  }
+  if (!broken_.load(std::memory_order_relaxed) && !no_restart_ &&
+      (work_left() || !(gate_.load() & kShut)))
+    start_worker(slot);
+}
+
+bool PoolCore::work_left() const noexcept {
+  if (!ready_.empty() || incoming_.load(std::memory_order_acquire)) return true;
+  for (const Worker& w : w_)
+    if (!w.inflight.empty()) return true;
+  return false;
+}
+
+void PoolCore::run() noexcept {
+  try {
+    loop();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tandem::ProcessPoolExecutor: dispatcher failed: %s\n", e.what());
+    std::abort();
+  }
+  // Teardown: close the channels (idle workers read end-of-file and exit), then reap. The
+  // listening socket goes first: a worker still starting then fails to connect, or reads
+  // end-of-file waiting for its page, and exits.
+  ::close(listenfd_);
+  listenfd_ = -1;
+  for (std::size_t i = 0; i < n_; ++i) {
+    Worker& w = w_[i];
+    if (!w.alive()) continue;
+    if (w.sock >= 0) ::shutdown(w.sock, SHUT_RDWR);
+  }
+  for (std::size_t i = 0; i < n_; ++i) {
+    Worker& w = w_[i];
+    if (!w.alive()) continue;
+    if (!w.proc->join(duration(2.0))) {
+      ::kill(-w.pid, SIGKILL);
+      w.proc->kill();
+      w.proc->join();
+    }
+    ::kill(-w.pid, SIGKILL);
+    for (PTask* t : w.inflight) {
+      t->fail(std::make_exception_ptr(BrokenProcessPool("the process pool shut down")));
+      finish(t);
+    }
+    if (w.sock >= 0) ::close(w.sock);
+    if (w.pidfd >= 0) ::close(w.pidfd);
+    if (w.page) ::munmap(w.page, sizeof(WorkerPage));
+    pids_[i].store(0);
+    w = Worker{};
+  }
+  while (std::uint32_t g = cancel_guard_.load(std::memory_order_acquire))
+    futex_wait(cancel_guard_, g, Deadline::after(duration(0.001)));
+  drain_cancels();
+  drain_incoming();
+  for (PTask* t : ready_) {
+    t->fail(std::make_exception_ptr(BrokenProcessPool("the process pool shut down")));
+    finish(t);
+  }
+  ready_.clear();
+  done_.store(1, std::memory_order_release);
+  futex_wake_all(done_);
+}
+
+}  // namespace tandem::detail::pp
