@@ -34,8 +34,6 @@
 // pointer-free and may live in shared memory (Scope::shared).
 #pragma once
 
-#include <sched.h>
-
 #include <atomic>
 #include <cstdint>
 #include <limits>
@@ -149,24 +147,24 @@ class Notifier {
   Scope scope_;
 };
 
-/// Before sleeping, a waiter spins briefly and then yields its CPU a bounded number of times.
-/// Why the yields: on a machine with fewer cores than busy threads (the 2-core target), the
-/// thread that will make the condition true is often runnable on this very CPU; yielding
-/// hands it the CPU for ~1 us, whereas sleeping costs a futex wait, a wake-up system call by
-/// the other side and two context switches (~10 us each under KVM). Measured on the 2-core
-/// machine, Queue(1024) with 2 producers / 2 consumers: 5000 sleeps per 2M items and
-/// ~20 M items/s without the yields, ~100 sleeps and ~33 M items/s with 8.
+/// How many sched_yield()s a waiter may try before sleeping. await() below uses none; the
+/// constant stays for code with a yield phase of its own. Why none: yielding is a bet that the
+/// CPU goes to a thread of ours, and on an overloaded machine it goes to someone else's.
+/// Measured here (Linux 6.18, EEVDF scheduler, 2 vCPUs), Queue(1024) 2 producers /
+/// 2 consumers beside three CPU-bound processes: with 8 yields per wait single yields took
+/// up to 65-116 ms (each yield moves the yielder's deadline back a slice, and repeated yields
+/// pile up) and the queue collapsed to 0.3-2 M items/s; with 2 yields, or with yields that
+/// switch themselves off for a while after a slow one, it still collapsed in most runs.
+/// Sleeping instead (futex; a woken thread is placed afresh) kept 12-28 M items/s there, as
+/// much as moodycamel's spinning semaphore. On a quiet machine yields were worth up to ~1.5x
+/// on that workload — not worth a 50x collapse.
 inline constexpr int kAwaitYields = 8;
 
-/// Waits until `cond()` is true or the deadline passes: spins briefly, yields a few times
-/// (while the deadline allows), then sleeps. Returns cond()'s final truth.
+/// Waits until `cond()` is true or the deadline passes: spins briefly, then sleeps (no
+/// yields: see kAwaitYields). Returns cond()'s final truth.
 template <class Cond>
 bool await(Notifier& n, Cond&& cond, Deadline deadline = Deadline::never()) {
   if (spin_briefly(cond)) return true;
-  for (int i = 0; i < kAwaitYields && !deadline.expired(); ++i) {
-    ::sched_yield();
-    if (cond()) return true;
-  }
   for (;;) {
     auto key = n.prepare_wait();
     if (cond()) {
