@@ -41,7 +41,7 @@
 //  no shared counter), and no fence on these paths: the wake-up handshake uses an asymmetric
 //  fence (asymmetric_fence.hpp) whose costly half (membarrier(2), ~0.5 us) only a thread
 //  about to sleep pays. No system call unless a thread must sleep (a would-be sleeper spins
-//  briefly and yields first). Unbounded queues, LifoQueue, PriorityQueue and T
+//  briefly first, never yields: see notifier.hpp). Unbounded queues, LifoQueue, PriorityQueue and T
 //  with a throwing move use a futex mutex around std::deque / a heap (locked_engine.hpp).
 //  qsize/empty/full never lock. Heap push/pop are O(log n); the rest O(1).
 // Differences from Python
