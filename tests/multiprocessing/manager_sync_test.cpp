@@ -270,3 +270,66 @@ TEST_F(ManagerSync, BarrierWaitWakesAtShutdown) {
   m.shutdown();
   EXPECT_EQ(join(child), 0);
 }
+
+// Stress: a one-slot buffer guarded by one manager Condition, filled by this process and
+// emptied by 3 consumer processes started before the Condition existed. The producer waits
+// for the slot to empty (with a generous timeout) before each put, so a lost wake-up — a
+// notify() that woke nobody while a consumer slept with an item there — fails the test
+// instead of hiding. Every item is taken exactly once (the sum checks it).
+TEST_F(ManagerSync, ConditionOneSlotBufferStress) {
+  constexpr int kConsumers = 3, kItems = 3000;
+  struct Slot {
+    int full;  // 0 / 1
+    int item;
+    int done;
+  };
+  mptest::Pipe pipes[kConsumers];
+  pid_t children[kConsumers];
+  for (int i = 0; i < kConsumers; ++i) {
+    children[i] = spawn([&] {
+      mptest::Pipe& p = pipes[i];
+      p.close_write();
+      auto c = recv_handle<mp::ConditionProxy>(p.r);
+      auto slot = recv_handle<mp::ValueProxy<Slot>>(p.r);
+      auto sum = recv_handle<mp::ValueProxy<long>>(p.r);
+      long mine = 0;
+      std::lock_guard g(c);
+      for (;;) {
+        Slot& s = slot.value();
+        if (!c.wait_for([&] { return s.full != 0 || s.done != 0; }, 60s)) return 1;
+        if (s.full == 0) break;  // done and drained
+        mine += s.item;
+        s.full = 0;
+        c.notify_all();  // the producer waits for the slot to empty
+      }
+      std::lock_guard g2(sum.get_lock());
+      sum.value() += mine;
+      return 0;
+    });
+  }
+  for (auto& p : pipes) p.close_read();
+  mp::Manager m;
+  auto c = m.Condition();
+  auto slot = m.Value<Slot>(Slot{0, 0, 0});
+  auto sum = m.Value<long>(0);
+  for (auto& p : pipes) {
+    send_bytes(p.w, tandem::serialize(c));
+    send_bytes(p.w, tandem::serialize(slot));
+    send_bytes(p.w, tandem::serialize(sum));
+  }
+  {
+    std::lock_guard g(c);
+    Slot& s = slot.value();
+    for (int i = 1; i <= kItems; ++i) {
+      ASSERT_TRUE(c.wait_for([&] { return s.full == 0; }, 30s)) << "lost wake-up at item " << i;
+      s.item = i;
+      s.full = 1;
+      c.notify();  // exactly one consumer
+    }
+    ASSERT_TRUE(c.wait_for([&] { return s.full == 0; }, 30s));
+    s.done = 1;
+    c.notify_all();
+  }
+  for (pid_t child : children) EXPECT_EQ(join(child), 0);
+  EXPECT_EQ(sum.get(), static_cast<long>(kItems) * (kItems + 1) / 2);
+}
