@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "multiprocessing/fork_helper.hpp"
@@ -18,6 +19,8 @@ using namespace std::chrono_literals;
 namespace mp = tandem::mp;
 
 namespace {
+
+constexpr int detail_max_waiters() { return mp::detail::ConditionState::kMaxWaiters; }
 
 /// A child that queues itself on `c` and reports (through `queued`, while holding the lock,
 /// so it is in the queue once the parent gets the lock) — exit 0 when notified.
@@ -145,4 +148,49 @@ TEST(MpConditionFault, ManagerConditionKilledWaiter) {
     c.notify();
   }
   EXPECT_EQ(live.join(), 0);
+}
+
+// Processes SIGKILLed after notify() chose their waiters but before those re-acquired the lock
+// cannot free their slots. 16 processes × 64 waiting threads leave all 1024 slots in that
+// state; the next wait() must reclaim them (their processes are gone) instead of raising
+// "too many waiters on an mp::Condition".
+TEST(MpConditionFault, SlotsOfKilledWokenWaitersAreReclaimed) {
+  constexpr int kThreads = 64;
+  constexpr int kRounds = detail_max_waiters() / kThreads;
+  mp::Condition c;
+  for (int round = 0; round < kRounds; ++round) {
+    mptest::Pipe queued;
+    auto child = mptest::fork_child([&] {
+      std::vector<std::thread> threads;
+      for (int t = 0; t < kThreads; ++t)
+        threads.emplace_back([&] {
+          std::lock_guard g(c);
+          queued.signal();
+          c.wait();  // woken by notify_all, then blocked on the lock until SIGKILL
+        });
+      for (auto& t : threads) t.join();
+      return 1;  // never reached
+    });
+    for (int t = 0; t < kThreads; ++t) ASSERT_EQ(queued.wait(), 'x');
+    {
+      std::lock_guard g(c);  // all 64 are queued; they cannot re-acquire while we hold it
+      c.notify_all();
+      child.kill(SIGKILL);
+      EXPECT_EQ(child.join(), -SIGKILL);
+    }
+  }
+  std::lock_guard g(c);
+  bool notified = true;
+  EXPECT_NO_THROW(notified = c.wait(1ms));  // a slot was free again: a plain timeout
+  EXPECT_FALSE(notified);
+  // And a live waiter is still woken normally.
+  mptest::Pipe queued;
+  c.release();
+  auto w = waiter(c, queued);
+  until_queued(c, queued);
+  c.acquire();
+  c.notify();
+  c.release();
+  EXPECT_EQ(w.join(), 0);
+  c.acquire();
 }

@@ -29,7 +29,9 @@
 //  Limits of the check: a killed child that its parent has not reaped yet (a zombie) still
 //  counts as alive, and so does a dead waiter's pid once the system reuses it — then that
 //  notify wakes one fewer live waiter, as without the check. A process killed after notify()
-//  chose it but before it re-acquired the lock leaks its slot (one of the 1024).
+//  chose it but before it re-acquired the lock cannot free its slot; chosen slots stay on a
+//  "woken" list until their waiter frees them, and a wait() that finds no free slot first
+//  frees the woken slots whose process is gone (so such deaths never exhaust the table).
 //  tests/fault/mp_condition_fault_test.cpp kills waiters with SIGKILL.
 // Memory ordering: everything goes through the lock; a notified waiter returns holding it.
 // Cost: notify() with nobody waiting is an ownership check and a load; waking a waiter is one
@@ -70,6 +72,7 @@ struct ConditionState {
   std::uint16_t prev[kMaxWaiters] = {};
   std::int32_t owner[kMaxWaiters] = {};  // pid of the process waiting in a queued slot
   std::uint16_t head = kNone, tail = kNone, free_head = kNone;
+  std::uint16_t woken_head = kNone;  // slots notify() chose, not yet freed by their waiter
 };
 
 /// A Condition together with its own RLock in one block (mp::Manager's m.Condition()).
@@ -150,6 +153,7 @@ class Condition {
         continue;
       }
       --n;
+      push_woken(i);
       s_->word[i].store(1, std::memory_order_release);
       tandem::detail::futex_wake(s_->word[i], 1, tandem::detail::Scope::shared);
     }
@@ -180,6 +184,29 @@ class Condition {
     s_->free_head = i;
   }
 
+  void push_woken(std::uint16_t i) noexcept {
+    s_->prev[i] = kNone;
+    s_->next[i] = s_->woken_head;
+    if (s_->woken_head != kNone) s_->prev[s_->woken_head] = i;
+    s_->woken_head = i;
+  }
+  void unlink_woken(std::uint16_t i) noexcept {
+    const std::uint16_t p = s_->prev[i], n = s_->next[i];
+    (p != kNone ? s_->next[p] : s_->woken_head) = n;
+    if (n != kNone) s_->prev[n] = p;
+  }
+  /// Frees the woken slots whose waiter's process died before it could free them itself.
+  void reclaim_woken() noexcept {
+    for (std::uint16_t i = s_->woken_head; i != kNone;) {
+      const std::uint16_t n = s_->next[i];
+      if (owner_gone(s_->owner[i])) {
+        unlink_woken(i);
+        free_slot(i);
+      }
+      i = n;
+    }
+  }
+
   void unlink(std::uint16_t i) noexcept {
     const std::uint16_t p = s_->prev[i], n = s_->next[i];
     (p != kNone ? s_->next[p] : s_->head) = n;
@@ -188,6 +215,7 @@ class Condition {
 
   bool wait_until(tandem::detail::Deadline deadline) {
     if (!is_owned()) throw RuntimeError("cannot wait on un-acquired lock");
+    if (s_->free_head == kNone) reclaim_woken();
     const std::uint16_t i = s_->free_head;
     if (i == kNone) throw RuntimeError("too many waiters on an mp::Condition");
     s_->free_head = s_->next[i];
@@ -227,6 +255,7 @@ class Condition {
         unlink(i);
       }
     }
+    if (notified) unlink_woken(i);
     free_slot(i);
     return notified;
   }
