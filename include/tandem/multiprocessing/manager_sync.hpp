@@ -7,9 +7,10 @@
 // ConditionProxy: Python's m.Condition() — acquire/release (its own robust RLock, in the
 //  same region), wait(), wait(timeout), wait_for(pred[, timeout]), notify(n), notify_all().
 //  The guarantees are mp::Condition's: FIFO notify, no spurious wake-ups, exactly n woken
-//  when at least n wait; a waiter process killed while waiting leaves a slot behind that a
-//  later notify may pick (see condition.hpp). Python's m.Condition(lock) is not offered: the
-//  Condition always has its own lock (a second object would need a second attach).
+//  when at least n wait; a waiter process killed while waiting does not swallow a notify()
+//  (its slot is skipped once the process is gone — "Crash safety" in condition.hpp).
+//  Python's m.Condition(lock) is not offered: the Condition always has its own lock (a
+//  second object would need a second attach).
 // BarrierProxy: Python's m.Barrier(parties, timeout=None) — wait(), wait(timeout), abort(),
 //  reset(), parties(), n_waiting(), broken(), with mp::Barrier's guarantees (a process killed
 //  inside the barrier's critical section breaks it; never a hang with a timeout). The default
