@@ -145,7 +145,7 @@ bool PoolCore::cancel_running(PTask& t) {
   if (won) {
     t.core().add_ref();  // the dispatcher releases it after handling the request
     PTask* head = cancels_.load(std::memory_order_relaxed);
-    do t.next = head;
+    do t.cancel_next = head;
     while (!cancels_.compare_exchange_weak(head, &t, std::memory_order_seq_cst,
                                            std::memory_order_relaxed));
     const std::uint64_t one = 1;

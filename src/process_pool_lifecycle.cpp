@@ -29,7 +29,7 @@ void PoolCore::drain_cancels() {
   PTask* list = cancels_.exchange(nullptr, std::memory_order_acquire);
   while (list) {
     PTask* t = list;
-    list = list->next;
+    list = list->cancel_next;
     if (t->worker >= 0) {
       Worker& w = w_[static_cast<std::size_t>(t->worker)];
       const bool ours = std::find(w.inflight.begin(), w.inflight.end(), t) != w.inflight.end();

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -30,9 +31,15 @@ using namespace std::chrono_literals;
 using tandem::mp::StartMethod;
 
 int add(int a, int b) { return a + b; }
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;  // their runtimes catch SIGSEGV and exit(1) instead
+#else
+constexpr bool kSanitized = false;
+#endif
+volatile std::uintptr_t g_bad_address = 64;  // volatile: no compile-time bounds analysis
 int segfault(int) {
-  volatile int* p = nullptr;
-  return *p;
+  // Not a null pointer (UBSan would report that and exit): an unmapped low address.
+  return *reinterpret_cast<volatile int*>(g_bad_address);
 }
 int do_abort(int) { std::abort(); }
 int do_exit(int code) { std::exit(code); }
@@ -147,8 +154,10 @@ TEST_P(Faults, KilledChildFailsOnlyItsTask) {
 TEST_P(Faults, Segfault) {
   tandem::ProcessPoolExecutor ex(opts(2));
   auto e = expect_died(ex.submit(segfault, 0));
-  EXPECT_EQ(e.signal(), SIGSEGV);
-  EXPECT_NE(std::string(e.what()).find("SIGSEGV"), std::string::npos);
+  if (!kSanitized) {
+    EXPECT_EQ(e.signal(), SIGSEGV);
+    EXPECT_NE(std::string(e.what()).find("SIGSEGV"), std::string::npos);
+  }
   EXPECT_EQ(ex.submit(add, 1, 2).result(60s), 3);
 }
 
@@ -199,6 +208,9 @@ TEST_P(Faults, CancelRunningKillsWorker) {
 }
 
 TEST_P(Faults, AllocatesUntilKilled) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "sanitizer runtimes reserve terabytes of address space: RLIMIT_AS breaks them";
+#endif
   auto o = opts(1);
   o.initializer = limit_memory;
   tandem::ProcessPoolExecutor ex(o);

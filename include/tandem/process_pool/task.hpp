@@ -32,7 +32,8 @@ class PoolCore;
 
 /// The pool's view of a task (the dispatcher thread owns it from submit to completion).
 struct PTask {
-  PTask* next = nullptr;   // intrusive link: the submit stack, the cancel stack
+  PTask* next = nullptr;         // intrusive link of the submit stack (dispatcher after)
+  PTask* cancel_next = nullptr;  // link of the cancel stack (written by the cancelling thread)
   std::uint64_t id = 0;    // unique in the pool
   shipping::Task wire;
   double timeout_s = 0;    // 0: none
