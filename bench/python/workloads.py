@@ -143,6 +143,47 @@ def pool_wakeup_workload(scale):
 # Process targets are module-level functions: spawn and forkserver children import this file
 # (as __mp_main__) and find them by name.
 
+def _pp_task(a, b, c):
+    return a * b * 10 - c * 2
+
+
+def _pp_square(a):
+    return a * 3
+
+
+def _pp_submit(n):
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork")) as ex:
+        ex.submit(_pp_task, 0, 0, 0).result()
+        ex.submit(_pp_task, 0, 0, 0).result()
+        t0 = time.perf_counter()
+        fs = [ex.submit(_pp_task, i, 3, 7) for i in range(n)]
+        total = sum(f.result() for f in fs)
+        secs = time.perf_counter() - t0
+    assert total == sum(_pp_task(i, 3, 7) for i in range(n)), "wrong checksum"
+    return n / secs, "tasks/s"
+
+
+def process_pool_workload(scale):
+    """ProcessPoolExecutor(2) (fork): submit N trivial tasks, keep the futures, sum the results."""
+    return _pp_submit(max(100, int(20_000 * scale)))
+
+
+def process_pool_map_workload(scale):
+    """ProcessPoolExecutor(2) (fork): map over N items with chunksize 1000, sum the results."""
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+    n = max(1000, int(1_000_000 * scale))
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork")) as ex:
+        ex.submit(_pp_task, 0, 0, 0).result()
+        t0 = time.perf_counter()
+        total = sum(ex.map(_pp_square, range(n), chunksize=1000))
+        secs = time.perf_counter() - t0
+    assert total == sum(i * 3 for i in range(n)), "wrong checksum"
+    return n / secs, "tasks/s"
+
+
 def _mp_increments(v, gate, n):
     gate.wait()
     for _ in range(n):
@@ -251,6 +292,8 @@ WORKLOADS = {
     "queue": ("queue.Queue", queue_workload),
     "thread pool": ("ThreadPoolExecutor", thread_pool_workload),
     "pool wake-up": ("ThreadPoolExecutor", pool_wakeup_workload),
+    "process pool": ("ProcessPoolExecutor", process_pool_workload),
+    "process pool map": ("ProcessPoolExecutor", process_pool_map_workload),
     "mp value": ("multiprocessing.Value", mp_value_workload),
     "mp queue": ("multiprocessing.Queue", mp_queue_workload),
     "mp queue string": ("multiprocessing.Queue", mp_queue_string_workload),
