@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "tandem/futures/pool_scheduler.hpp"
@@ -22,6 +23,53 @@ struct SubmitCache {
 thread_local SubmitCache t_submit_cache;
 thread_local char t_thread_token;  // its address identifies the thread
 thread_local std::size_t t_worker_index = 0;
+
+// The private deques this thread holds in outside pools, returned when the thread exits so
+// that short-lived submitting threads never use up a pool's kExternalSlots.
+struct SubmitterSlots {
+  struct Entry {
+    std::uint64_t pool_id;
+    std::weak_ptr<PoolScheduler> pool;
+    std::size_t slot;
+  };
+  std::vector<Entry> entries;
+  ~SubmitterSlots();
+};
+thread_local SubmitterSlots t_submitter_slots;
+// Set once t_submitter_slots is destroyed: a submit from a later thread_local destructor
+// uses the shared overflow deque instead.
+thread_local bool t_submitter_slots_gone = false;
+
+SubmitterSlots::~SubmitterSlots() {
+  t_submitter_slots_gone = true;
+  t_submit_cache = SubmitCache{};
+  for (Entry& e : entries)
+    if (std::shared_ptr<PoolScheduler> p = e.pool.lock()) p->release_submitter_slot(e.slot);
+}
+
+constexpr const char* kInitializerFailed =
+    "A thread initializer failed, the thread pool is not usable anymore";
+constexpr const char* kInheritedByFork =
+    "the thread pool was inherited through fork(): its worker threads do not exist in this "
+    "process";
+
+// Every live pool, for the fork handlers. Function-local statics: a pool may be built
+// during another translation unit's static initialisation.
+FutexMutex& pools_mu() {
+  static FutexMutex mu;
+  return mu;
+}
+PoolScheduler*& pools_head() {
+  static PoolScheduler* head = nullptr;
+  return head;
+}
+// Thread handles of a fork()ed child's inherited pools: those threads do not exist here,
+// so they are neither joined nor detached (glibc may already reuse their descriptors);
+// parked where no destructor ever runs. Guarded by pools_mu().
+std::vector<std::thread>*& thread_graveyard() {
+  static std::vector<std::thread>* g = nullptr;
+  return g;
+}
 
 std::size_t default_workers() {
   unsigned n = std::thread::hardware_concurrency();
@@ -69,9 +117,97 @@ PoolScheduler::PoolScheduler(ThreadPoolOptions opts)
                        : opts.thread_name_prefix),
       initializer_(std::move(opts.initializer)),
       slots_(std::make_unique<Slot[]>(max_workers_ + kExternalSlots + 1)),
-      overflow_(&slots_[max_workers_ + kExternalSlots]) {}
+      overflow_(&slots_[max_workers_ + kExternalSlots]) {
+  [[maybe_unused]] static const int atfork = ::pthread_atfork(
+      &PoolScheduler::fork_prepare, &PoolScheduler::fork_parent, &PoolScheduler::fork_child);
+  pools_mu().lock();
+  reg_next_ = pools_head();
+  if (reg_next_) reg_next_->reg_prev_ = this;
+  pools_head() = this;
+  pools_mu().unlock();
+}
 
-PoolScheduler::~PoolScheduler() { shutdown(true, false); }
+// Runs when the executor and every worker have let go: all workers are out of worker_main
+// (possibly in the calling thread, when a worker drops the last reference as it exits).
+PoolScheduler::~PoolScheduler() {
+  pools_mu().lock();
+  if (reg_prev_) reg_prev_->reg_next_ = reg_next_;
+  else pools_head() = reg_next_;
+  if (reg_next_) reg_next_->reg_prev_ = reg_prev_;
+  pools_mu().unlock();
+  if (inherited_.load(std::memory_order_acquire)) {
+    shutdown_inherited();
+    return;
+  }
+  shutdown_.store(true, std::memory_order_seq_cst);
+  for (std::thread& t : threads_) {
+    if (t.get_id() == std::this_thread::get_id())
+      t.detach();  // the last worker out frees the pool on its way out
+    else if (t.joinable())
+      t.join();  // already out of worker_main: returns at once
+  }
+  drain_leftovers();  // normally nothing: shutdown(wait) ran everything
+}
+
+void PoolScheduler::fork_prepare() noexcept {
+  // Hold every pool's locks across fork(), so that the child inherits them unlocked.
+  pools_mu().lock();
+  for (PoolScheduler* p = pools_head(); p; p = p->reg_next_) {
+    p->spawn_mu_.lock();
+    p->reg_mu_.lock();
+    p->overflow_mu_.lock();
+  }
+}
+void PoolScheduler::fork_parent() noexcept {
+  for (PoolScheduler* p = pools_head(); p; p = p->reg_next_) {
+    p->overflow_mu_.unlock();
+    p->reg_mu_.unlock();
+    p->spawn_mu_.unlock();
+  }
+  pools_mu().unlock();
+}
+void PoolScheduler::fork_child() noexcept {
+  // Only the forking thread exists here: every inherited pool is unusable. Nothing else is
+  // done in the handler (no callbacks run); shutdown() in the child fails what is queued.
+  for (PoolScheduler* p = pools_head(); p; p = p->reg_next_) {
+    p->broken_reason_.store(kInheritedByFork, std::memory_order_relaxed);
+    p->inherited_.store(true, std::memory_order_relaxed);
+    p->broken_.store(true, std::memory_order_release);
+    p->shutdown_.store(true, std::memory_order_relaxed);
+    p->overflow_mu_.unlock();
+    p->reg_mu_.unlock();
+    p->spawn_mu_.unlock();
+  }
+  pools_mu().unlock();
+}
+
+void PoolScheduler::shutdown_inherited() {
+  // Tasks still queued will never run here: fail them, so that waiting on them returns.
+  // Tasks that were running at fork() ran in threads the child does not have: their
+  // futures never complete in the child.
+  drain_leftovers();
+  std::vector<std::thread> ts;
+  spawn_mu_.lock();
+  joined_ = true;
+  ts.swap(threads_);
+  spawn_mu_.unlock();
+  if (ts.empty()) return;
+  pools_mu().lock();
+  try {
+    if (!thread_graveyard()) thread_graveyard() = new std::vector<std::thread>;
+    for (std::thread& t : ts) thread_graveyard()->push_back(std::move(t));
+  } catch (...) {
+    pools_mu().unlock();
+    std::abort();  // out of memory in a fork()ed child: no safe way to drop the handles
+  }
+  pools_mu().unlock();
+}
+
+void PoolScheduler::release_submitter_slot(std::size_t slot) noexcept {
+  reg_mu_.lock();
+  slots_[max_workers_ + slot].owner.store(nullptr, std::memory_order_relaxed);
+  reg_mu_.unlock();
+}
 
 std::size_t PoolScheduler::nslots() const noexcept {
   return max_workers_ + n_external_.load(std::memory_order_acquire);
@@ -82,32 +218,47 @@ PoolScheduler::Slot* PoolScheduler::my_slot() {
   Slot* found = nullptr;
   if (t_wait_helper == this) {
     found = &slots_[t_worker_index];
+  } else if (t_submitter_slots_gone) {
+    found = overflow_;
   } else {
-    reg_mu_.lock();
-    std::size_t n = n_external_.load(std::memory_order_relaxed);
-    for (std::size_t i = 0; i < n && !found; ++i)
-      if (slots_[max_workers_ + i].owner.load(std::memory_order_relaxed) == &t_thread_token)
-        found = &slots_[max_workers_ + i];
-    if (!found && n < kExternalSlots) {
-      found = &slots_[max_workers_ + n];
-      found->owner.store(&t_thread_token, std::memory_order_relaxed);
-      n_external_.store(n + 1, std::memory_order_release);
+    std::vector<SubmitterSlots::Entry>& mine = t_submitter_slots.entries;
+    for (const SubmitterSlots::Entry& e : mine)
+      if (e.pool_id == id_) found = &slots_[max_workers_ + e.slot];
+    if (!found) {
+      std::erase_if(mine, [](const SubmitterSlots::Entry& e) { return e.pool.expired(); });
+      mine.reserve(mine.size() + 1);  // the push_back below cannot throw
+      std::size_t idx = kExternalSlots;
+      reg_mu_.lock();
+      std::size_t n = n_external_.load(std::memory_order_relaxed);
+      for (std::size_t i = 0; i < n && idx == kExternalSlots; ++i)
+        if (slots_[max_workers_ + i].owner.load(std::memory_order_relaxed) == nullptr) idx = i;
+      if (idx == kExternalSlots && n < kExternalSlots) {
+        idx = n;
+        n_external_.store(n + 1, std::memory_order_release);
+      }
+      if (idx != kExternalSlots)
+        slots_[max_workers_ + idx].owner.store(&t_thread_token, std::memory_order_relaxed);
+      reg_mu_.unlock();
+      if (idx != kExternalSlots) {
+        mine.push_back(SubmitterSlots::Entry{id_, weak_from_this(), idx});
+        found = &slots_[max_workers_ + idx];
+      } else {
+        found = overflow_;
+      }
     }
-    reg_mu_.unlock();
-    if (!found) found = overflow_;
   }
   t_submit_cache = SubmitCache{id_, found};
   return found;
 }
 
 void PoolScheduler::enqueue(FutureCore* task) {
+  if (broken_.load(std::memory_order_acquire)) {  // first, as Python
+    task->release();
+    throw BrokenThreadPool(broken_reason_.load(std::memory_order_relaxed));
+  }
   if (shutdown_.load(std::memory_order_relaxed)) {
     task->release();
     throw RuntimeError("cannot schedule new futures after shutdown");
-  }
-  if (broken_.load(std::memory_order_acquire)) {
-    task->release();
-    throw BrokenThreadPool(broken_reason_);
   }
   Slot* s = my_slot();
   if (s == overflow_) {
@@ -158,10 +309,14 @@ void PoolScheduler::maybe_spawn() {
   spawn_mu_.lock();
   std::size_t n = nthreads_.load(std::memory_order_relaxed);
   if (!joined_ && n < max_workers_) {
+    live_.fetch_add(1, std::memory_order_seq_cst);
     try {
-      threads_.emplace_back([this, n] { worker_main(n); });
+      // The worker holds a reference: the pool outlives it (see the header's Lifetime).
+      threads_.emplace_back([self = shared_from_this(), n] { self->worker_main(n); });
       nthreads_.store(n + 1, std::memory_order_release);
     } catch (...) {
+      live_.fetch_sub(1, std::memory_order_seq_cst);
+      bump_exits();
       // No thread: the task stays queued for the workers that exist (or for shutdown).
       if (n == 0) {
         spawn_mu_.unlock();
@@ -192,7 +347,8 @@ void PoolScheduler::fail_broken(FutureCore* t) {
   } catch (...) {
     return;  // cancelled (or completed by hand): nothing to report
   }
-  t->store_exception(std::make_exception_ptr(BrokenThreadPool(broken_reason_)));
+  t->store_exception(std::make_exception_ptr(
+      BrokenThreadPool(broken_reason_.load(std::memory_order_relaxed))));
   t->end_set(true);
 }
 
@@ -221,21 +377,10 @@ void PoolScheduler::worker_main(std::size_t index) {
       initializer_();
     } catch (const std::exception& e) {
       std::fprintf(stderr, "Exception in initializer: %s\n", e.what());
-      // Only the first failure writes the reason; the flag is published after it.
-      spawn_mu_.lock();
-      if (!broken_.load(std::memory_order_relaxed)) {
-        broken_reason_ = "A thread initializer failed, the thread pool is not usable anymore";
-        broken_.store(true, std::memory_order_release);
-      }
-      spawn_mu_.unlock();
+      mark_broken(kInitializerFailed);
     } catch (...) {
       std::fprintf(stderr, "Exception in initializer\n");
-      spawn_mu_.lock();
-      if (!broken_.load(std::memory_order_relaxed)) {
-        broken_reason_ = "A thread initializer failed, the thread pool is not usable anymore";
-        broken_.store(true, std::memory_order_release);
-      }
-      spawn_mu_.unlock();
+      mark_broken(kInitializerFailed);
     }
   }
   for (;;) {
@@ -266,7 +411,7 @@ void PoolScheduler::worker_main(std::size_t index) {
       t = find_task(index);
       if (!t) {
         sleepers_.fetch_sub(1, std::memory_order_relaxed);
-        return;
+        break;
       }
     }
     if (!t) {
@@ -274,6 +419,34 @@ void PoolScheduler::worker_main(std::size_t index) {
     }
     sleepers_.fetch_sub(1, std::memory_order_relaxed);
     if (t) run(index, t);
+  }
+  t_wait_helper = nullptr;  // this thread's exit (thread_local destructors) is not ours
+  t_submit_cache = SubmitCache{};
+  live_.fetch_sub(1, std::memory_order_seq_cst);
+  bump_exits();
+}
+
+void PoolScheduler::mark_broken(const char* reason) noexcept {
+  // Only the first failure writes the reason; the flag is published after it.
+  spawn_mu_.lock();
+  if (!broken_.load(std::memory_order_relaxed)) {
+    broken_reason_.store(reason, std::memory_order_relaxed);
+    broken_.store(true, std::memory_order_release);
+  }
+  spawn_mu_.unlock();
+}
+
+void PoolScheduler::bump_exits() noexcept {
+  exit_seq_.fetch_add(1, std::memory_order_seq_cst);
+  futex_wake_all(exit_seq_);
+}
+
+template <class Done>
+void PoolScheduler::wait_workers(Done done) noexcept {
+  for (;;) {
+    std::uint32_t key = exit_seq_.load(std::memory_order_seq_cst);
+    if (done()) return;
+    futex_wait(exit_seq_, key);
   }
 }
 
@@ -332,6 +505,10 @@ bool PoolScheduler::help_until(FutureCore& f, Deadline deadline) {
 }
 
 void PoolScheduler::shutdown(bool wait, bool cancel_futures) {
+  if (inherited_.load(std::memory_order_acquire)) {
+    shutdown_inherited();
+    return;
+  }
   overflow_mu_.lock();
   shutdown_.store(true, std::memory_order_seq_cst);
   overflow_mu_.unlock();
@@ -348,19 +525,37 @@ void PoolScheduler::shutdown(bool wait, bool cancel_futures) {
   }
   wake_all();
   if (!wait) return;
-  std::vector<std::thread> ts;
   spawn_mu_.lock();
-  joined_ = true;
-  ts.swap(threads_);
+  joined_ = true;  // no new workers from now on
   spawn_mu_.unlock();
-  for (std::thread& t : ts) {
-    if (t.get_id() == std::this_thread::get_id()) {
-      t.detach();  // shutdown(wait=true) from inside a task: cannot join itself
-      continue;
-    }
-    t.join();
+  if (t_wait_helper == this) {
+    // Called by one of our own tasks: this worker cannot wait for itself (Python raises
+    // "cannot join current thread" here). Wait for every other worker — except those that
+    // are themselves in here, or two such tasks would wait for each other forever. This
+    // thread leaves worker_main after the task, holding its reference until then.
+    self_waiters_.fetch_add(1, std::memory_order_seq_cst);
+    bump_exits();
+    wait_workers([&] {
+      return live_.load(std::memory_order_seq_cst) ==
+             self_waiters_.load(std::memory_order_seq_cst);
+    });
+    self_waiters_.fetch_sub(1, std::memory_order_seq_cst);
+  } else {
+    // Every caller waits (as each of Python's shutdown(wait=True) joins every thread);
+    // the one that takes the handles joins them, which returns at once.
+    wait_workers([&] { return live_.load(std::memory_order_seq_cst) == 0; });
+    std::vector<std::thread> ts;
+    spawn_mu_.lock();
+    ts.swap(threads_);
+    spawn_mu_.unlock();
+    for (std::thread& t : ts) t.join();
   }
-  // Tasks accepted before shutdown whose submitter found no worker to start: run them here.
+  drain_leftovers();
+}
+
+// Tasks accepted before shutdown whose submitter found no worker to start (or, in a fork()
+// child, that no worker will ever run): run (or fail) them in the calling thread.
+void PoolScheduler::drain_leftovers() {
   std::size_t n = nslots();
   for (std::size_t i = 0; i <= n; ++i) {
     Slot& s = i == n ? *overflow_ : slots_[i];
@@ -385,6 +580,9 @@ PoolStats PoolScheduler::stats() const noexcept {
     if (i < max_workers_) st.workers_busy += s.busy.load(std::memory_order_relaxed);
   }
   st.workers = nthreads_.load(std::memory_order_relaxed);
+  std::size_t ne = n_external_.load(std::memory_order_acquire);
+  for (std::size_t i = 0; i < ne; ++i)
+    st.submitters += slots_[max_workers_ + i].owner.load(std::memory_order_relaxed) != nullptr;
   return st;
 }
 

@@ -20,17 +20,35 @@
 //    one deadline fixed at the call (TimeoutError from the iterator). An exception from fn
 //    is rethrown at its position and ends the iteration; remaining tasks are cancelled, as
 //    when the range is destroyed early. A lazy map needs the executor alive while iterated.
-//  * shutdown(wait = true, cancel_futures = false) as Python; callable repeatedly. The
-//    destructor is shutdown(true) — Python's `with` block.
+//  * shutdown(wait = true, cancel_futures = false) as Python; callable repeatedly, and
+//    every shutdown(true) waits for every worker (also one racing another). The destructor
+//    is shutdown(true) — Python's `with` block.
+//  * shutdown(true), or the destructor, called from one of the pool's own tasks (where
+//    Python raises "cannot join current thread"): waits for every other worker and runs
+//    what is left, then returns inside the task; that worker exits once its task ends, and
+//    the pool's internal state lives until it has (it is shared with the workers), so
+//    destroying the executor from its own task is safe. Several tasks doing this at once
+//    do not wait for each other. A task that waits for a task calling shutdown(true)
+//    deadlocks, as in Python.
+//  * Outside threads that submit may come and go freely: each gets a private submit
+//    deque that is handed back when the thread exits (tasks left in it still run).
+//  * fork(): in a child, every pool inherited from the parent is broken — its workers do
+//    not exist there. submit() raises BrokenThreadPool("the thread pool was inherited
+//    through fork(): ..."); shutdown() and the destructor return without waiting and fail
+//    the tasks still queued with BrokenThreadPool (call one of them before waiting on
+//    such a future in the child); futures of tasks that were running at the fork never
+//    complete in the child. The child may create and use new pools.
 // Beyond Python
 //  * result()/exception() called inside a task run other queued tasks of the pool while
 //    they wait, so a task may submit work and wait for it without deadlocking the pool.
 //  * Idle workers sleep in futex(2): 0% CPU when idle. A busy worker is never woken.
 //  * Work stealing (one Chase-Lev deque per worker and per submitting thread) so submission
 //    scales; a task submitted from a task goes to its worker's deque and runs LIFO there.
-//  * stats(): submitted, completed, queued, workers, workers_busy.
-// Differences: shutdown(wait=true) called from one of the pool's own tasks does not join the
-//  calling worker. Cancelled futures count as done for wait()/as_completed() (see wait.hpp).
+//  * stats(): submitted, completed, queued, workers, workers_busy, submitters (outside
+//    threads holding a private submit deque).
+// Differences: shutdown(wait=true) from one of the pool's own tasks returns (see above)
+//  instead of raising RuntimeError. Cancelled futures count as done for wait()/as_completed()
+//  (see wait.hpp).
 #pragma once
 
 #include <deque>
@@ -299,8 +317,8 @@ class ThreadPoolExecutor {
   std::size_t max_workers() const noexcept { return sched_->max_workers(); }
 
  private:
-  static std::unique_ptr<detail::PoolScheduler> make_sched(ThreadPoolOptions opts) {
-    return std::make_unique<detail::PoolScheduler>(std::move(opts));
+  static std::shared_ptr<detail::PoolScheduler> make_sched(ThreadPoolOptions opts) {
+    return std::make_shared<detail::PoolScheduler>(std::move(opts));
   }
 
   template <class F, class... Rs>
@@ -315,7 +333,7 @@ class ThreadPoolExecutor {
                                    std::forward<Rs>(ranges)...);
   }
 
-  std::unique_ptr<detail::PoolScheduler> sched_;
+  std::shared_ptr<detail::PoolScheduler> sched_;  // shared with the worker threads
 };
 
 template <class R, class Fn, class... Rs>
