@@ -260,7 +260,13 @@ void PoolScheduler::enqueue(FutureCore* task) {
     task->release();
     throw RuntimeError("cannot schedule new futures after shutdown");
   }
-  Slot* s = my_slot();
+  Slot* s;
+  try {
+    s = my_slot();  // may allocate (a first submit from this thread)
+  } catch (...) {
+    task->release();
+    throw;
+  }
   if (s == overflow_) {
     overflow_mu_.lock();
     if (shutdown_.load(std::memory_order_relaxed)) {
