@@ -422,7 +422,11 @@ int Manager::pid() const noexcept { return s_ ? s_->server : 0; }
 std::string Manager::address() const {
   socklen_t len = 0;
   const sockaddr_un a = detail::manager_wire::address_of(s_->key, len);
-  return "@" + std::string(a.sun_path + 1, static_cast<std::size_t>(len) - offsetof(sockaddr_un, sun_path) - 1);
+  // Built with append, not "@" + std::string(...): g++ 12 at -O3 reports a false -Wrestrict
+  // on operator+(const char*, string&&) (GCC bug 105329).
+  std::string out("@");
+  out.append(a.sun_path + 1, static_cast<std::size_t>(len) - offsetof(sockaddr_un, sun_path) - 1);
+  return out;
 }
 
 detail::Attached Manager::publish(detail::ObjectRef& ref, std::shared_ptr<detail::ManagedObject> obj) {
