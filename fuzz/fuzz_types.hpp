@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <unordered_map>
 #include <variant>
 #include <vector>
@@ -86,6 +87,11 @@ inline bool equal(const Mixed& a, const Mixed& b) {
          std::get<7>(a) == std::get<7>(b) && std::get<8>(a) == std::get<8>(b) &&
          std::get<9>(a) == std::get<9>(b) && std::get<10>(a) == std::get<10>(b);
 }
+// Types whose encoding depends on an unordered container's iteration order (serialize_fuzz.cpp
+// checks those up to that order). Only Mixed holds one.
+template <class T>
+inline constexpr bool has_unordered = std::is_same_v<T, Mixed>;
+
 template <class T>
 bool equal(const T& a, const T& b) {
   return a == b;

@@ -84,7 +84,9 @@ struct SequenceCodec {
 };
 
 // size, then keys (and values): map, set, unordered_map, unordered_set. Duplicate keys are
-// rejected, so decoding is one-to-one.
+// rejected, so decoding is one-to-one. Unordered containers are written in iteration order,
+// which depends on the container's insertion history: equal unordered containers may encode
+// to different bytes (as equal Python sets may pickle differently); they decode equal.
 template <class C, bool HasMapped>
 struct AssociativeCodec {
   using K = typename C::key_type;
