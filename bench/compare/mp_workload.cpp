@@ -13,6 +13,9 @@
 //    trivially copyable struct / a 64-char std::string) into an mp::Queue (maxsize 0: bounded
 //    by its ring's bytes); the parent gets them all. Timing covers start(), the stream and
 //    join() (the fork is ~0.2 ms, well under 1%). Target: >= 10 M msgs/s.
+//  * the same two streams with the batch calls (tandem extensions beyond Python): the
+//    producer put_many()s chunks of 256 messages, the consumer get_many()s up to 256 at a
+//    time — contenders "... put_many/get_many" of the same workloads.
 //  * mp manager queue: the same stream (std::string, 64 chars) through Manager().Queue<>():
 //    the proxy's ring lives in a memfd the server handed out; the Manager's start-up (a fork)
 //    is outside the timing, as in the Python counterpart.
@@ -26,6 +29,8 @@
 #include <new>
 #include <string>
 #include <thread>
+#include <type_traits>
+#include <vector>
 
 #include "compare/harness.hpp"
 #include "tandem/multiprocessing.hpp"
@@ -184,6 +189,60 @@ const Register tandem_queue_string("mp queue string", "tandem::mp::Queue<std::st
   return stream(s, "mp queue string", "tandem::mp::Queue<std::string>", q,
                 [&](std::size_t) -> const std::string& { return payload; });
 });
+
+/// The same stream with the batch calls (tandem extensions): the producer put_many()s
+/// chunks of kChunk messages, the consumer get_many()s up to kChunk at a time.
+constexpr std::size_t kChunk = 256;
+
+template <class T, class Make>
+double batch_stream(const Sizes& s, const char* workload, const char* name, Make make) {
+  mp::Queue<T> q;
+  const std::size_t n = queue_msgs(s);
+  mp::Process producer([&] {
+    std::vector<T> chunk;
+    chunk.reserve(kChunk);
+    for (std::size_t i = 0; i < n;) {
+      chunk.clear();
+      for (std::size_t k = 0; k < kChunk && i < n; ++k, ++i) chunk.push_back(make(i));
+      q.put_many(chunk);
+    }
+  });
+  auto t0 = Clock::now();
+  producer.start();
+  std::size_t bytes = 0, got = 0;
+  std::vector<T> out;
+  out.reserve(kChunk);
+  while (got < n) {
+    out.clear();
+    got += q.get_many(out, kChunk);
+    for (const T& m : out) {
+      if constexpr (std::is_same_v<T, Msg64>) {
+        bytes += sizeof m;
+      } else {
+        bytes += m.size();
+      }
+    }
+  }
+  producer.join();
+  const double secs = seconds_since(t0);
+  if (bytes != n * 64 || producer.exitcode() != 0) fail(workload, name, "lost messages");
+  return static_cast<double>(n) / secs;
+}
+
+const Register tandem_queue_batch("mp queue", "tandem::mp::Queue<Msg64> put_many/get_many",
+                                  "msgs/s", [](const Sizes& s) {
+  return batch_stream<Msg64>(s, "mp queue", "tandem::mp::Queue<Msg64> put_many/get_many",
+                             make_msg);
+});
+
+const Register tandem_queue_string_batch(
+    "mp queue string", "tandem::mp::Queue<std::string> put_many/get_many", "msgs/s",
+    [](const Sizes& s) {
+      const std::string payload(64, 'x');
+      return batch_stream<std::string>(s, "mp queue string",
+                                       "tandem::mp::Queue<std::string> put_many/get_many",
+                                       [&](std::size_t) { return payload; });
+    });
 
 const Register tandem_manager_queue("mp manager queue", "tandem::mp::Manager().Queue<std::string>",
                                     "msgs/s", [](const Sizes& s) {

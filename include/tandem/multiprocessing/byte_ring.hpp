@@ -107,7 +107,7 @@ struct RingControl {
 
 class ByteRing {
  public:
-  enum class Push : std::uint8_t { ok, full, shut, timeout };
+  enum class Push : std::uint8_t { ok, full, shut, timeout, too_large };
   enum class Pop : std::uint8_t { item, empty, closed, timeout };
 
   ByteRing(std::size_t maxsize, std::size_t ring_bytes) {
@@ -215,6 +215,159 @@ class ByteRing {
     return Pop::item;
   }
 
+  /// Batch push (mp::Queue::put_many): appends records `first`, `first+1`, … under ONE hold
+  /// of put_lock, stopping at `n`, at the first that does not fit (status full) or exceeds
+  /// max_payload() (too_large), or at a shut ring. `size(i)` is record i's length (at most max_payload()); `write(i, span)`
+  /// writes it. The records are published with one release store per kPublishEvery records
+  /// (so a consumer starts on a long batch early) and one at the end: a producer killed in
+  /// the middle leaves a prefix of the batch queued, each record whole. If size or write
+  /// throws, the records before it are published and the exception propagates. Returns the
+  /// index one past the last record published; `status` says why it stopped.
+  template <class Size, class Write>
+  std::size_t try_push_many(std::size_t first, std::size_t n, Size&& size, Write&& write,
+                            Deadline lock_deadline, Push& status) {
+    Guard g(c_->put_lock, lock_deadline, [this] { on_put_recovered(); });
+    if (!g.held()) {
+      status = Push::timeout;
+      return first;
+    }
+    if (c_->state.load(std::memory_order_acquire) != RingControl::kOpen) {
+      status = Push::shut;
+      return first;
+    }
+    const std::uint64_t p0 = c_->prod_word.load(std::memory_order_relaxed);
+    std::uint64_t p = p0;
+    std::uint64_t c = c_->cons_seen.load(std::memory_order_relaxed);
+    bool refreshed = false;
+    std::size_t i = first;
+    status = Push::ok;
+    // Publishes what was written so far (also on the way out of an exception).
+    struct Publisher {
+      RingControl* c;
+      const std::uint64_t& p;
+      std::uint64_t published;
+      void publish() noexcept {
+        if (p != published) c->prod_word.store(p, std::memory_order_release);
+        published = p;
+      }
+      ~Publisher() { publish(); }
+    } pub{c_, p, p0};
+    for (std::uint32_t since = 0; i < n; ++i) {
+      const std::size_t len = size(i);
+      if (len > max_payload()) {
+        status = Push::too_large;
+        break;
+      }
+      const std::uint32_t need = record_bytes(len);
+      const std::uint32_t off = pos(p) & mask_;
+      const std::uint32_t pad = c_->capacity - off < need ? c_->capacity - off : 0;
+      if (!fits(p, c, pad + need)) {
+        if (refreshed) {
+          status = Push::full;
+          break;
+        }
+        c = c_->cons_word.load(std::memory_order_acquire);
+        c_->cons_seen.store(c, std::memory_order_relaxed);
+        refreshed = true;
+        if (!fits(p, c, pad + need)) {
+          status = Push::full;
+          break;
+        }
+      }
+      std::uint32_t at = off;
+      if (pad != 0) {
+        put_header(at, 0, kPadTag);
+        at = 0;
+      }
+      put_header(at, static_cast<std::uint32_t>(len), kRecordTag);
+      write(i, std::span<std::byte>(data_ + at + kHeader, len));
+      p = word(count(p) + 1, pos(p) + pad + need);
+      if (++since == kPublishEvery) {
+        pub.publish();
+        since = 0;
+      }
+    }
+    return i;
+  }
+
+  /// Batch pop (mp::Queue::get_many): hands up to `max` (>= 1) queued records to
+  /// `read(std::span<const std::byte>)` under ONE hold of get_lock and consumes them with one
+  /// release store (one per kPublishEvery). Returns how many were taken; 0 with `status`
+  /// empty / closed / timeout as try_pop. Exceptions as try_pop: a DecodeError consumes that
+  /// record (and those before it) and propagates; any other exception leaves that record
+  /// queued (those before it are consumed) and propagates.
+  template <class Read>
+  std::size_t try_pop_many(std::size_t max, Read&& read, Deadline lock_deadline, Pop& status) {
+    Guard g(c_->get_lock, lock_deadline, [this] { on_get_recovered(); });
+    if (!g.held()) {
+      status = Pop::timeout;
+      return 0;
+    }
+    const std::uint32_t st = c_->state.load(std::memory_order_acquire);
+    if (st == RingControl::kImmediate) {
+      discard_locked();
+      status = Pop::closed;
+      return 0;
+    }
+    const std::uint64_t c0 = c_->cons_word.load(std::memory_order_relaxed);
+    std::uint64_t c = c0;
+    std::uint64_t p = c_->prod_seen.load(std::memory_order_relaxed);
+    bool refreshed = false;
+    if (static_cast<std::int32_t>(count(p) - count(c)) <= 0) {
+      p = c_->prod_word.load(std::memory_order_acquire);
+      c_->prod_seen.store(p, std::memory_order_relaxed);
+      refreshed = true;
+      if (count(p) == count(c)) {
+        status = st != RingControl::kOpen ? Pop::closed : Pop::empty;
+        return 0;
+      }
+    }
+    struct Consumer {
+      RingControl* c;
+      const std::uint64_t& cur;
+      std::uint64_t stored;
+      void publish() noexcept {
+        if (cur != stored) c->cons_word.store(cur, std::memory_order_release);
+        stored = cur;
+      }
+      ~Consumer() { publish(); }
+    } pub{c_, c, c0};
+    std::size_t k = 0;
+    status = Pop::item;
+    for (std::uint32_t since = 0; k < max; ++k) {
+      if (count(p) == count(c)) {  // drained what it saw: one more look at the producers'
+        if (refreshed) break;
+        refreshed = true;
+        p = c_->prod_word.load(std::memory_order_acquire);
+        c_->prod_seen.store(p, std::memory_order_relaxed);
+        if (count(p) == count(c)) break;
+      }
+      std::uint32_t off = pos(c) & mask_, skip = 0;
+      std::uint32_t len = 0, tag = 0;
+      get_header(off, len, tag);
+      if (tag == kPadTag) {
+        skip = c_->capacity - off;
+        off = 0;
+        get_header(off, len, tag);
+      }
+      if (tag != kRecordTag || len > max_payload())
+        throw RuntimeError("tandem::mp::Queue: corrupt record header in shared memory");
+      const std::uint64_t next = word(count(c) + 1, pos(c) + skip + record_bytes(len));
+      try {
+        read(std::span<const std::byte>(data_ + off + kHeader, len));
+      } catch (const DecodeError&) {
+        c = next;
+        throw;
+      }
+      c = next;
+      if (++since == kPublishEvery) {
+        pub.publish();
+        since = 0;
+      }
+    }
+    return k;
+  }
+
   /// Approximate: whether a record of `len` bytes would fit now (or the ring is shut).
   bool can_push(std::size_t len) const noexcept {
     if (state() != RingControl::kOpen) return true;
@@ -275,6 +428,8 @@ class ByteRing {
 
  private:
   static constexpr std::uint32_t kHeader = 8;
+  // Batches publish (or consume) at least this often, so the peer can start on a long one.
+  static constexpr std::uint32_t kPublishEvery = 64;
   static constexpr std::uint32_t kRecordTag = 0x31434552;  // "REC1"
   static constexpr std::uint32_t kPadTag = 0x31444150;     // "PAD1"
   static constexpr std::size_t kDataOffset = (sizeof(RingControl) + 4095) / 4096 * 4096;

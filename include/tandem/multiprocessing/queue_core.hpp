@@ -96,10 +96,7 @@ class QueueCore {
   template <class Write>
   void put(std::size_t len, Write&& write, Deadline deadline, bool block) {
     check_open();
-    if (len > ring_.max_payload())
-      throw ValueError("item of " + std::to_string(len) +
-                       " bytes serialized is larger than the queue's record limit of " +
-                       std::to_string(ring_.max_payload()) + " bytes (half of ring_bytes)");
+    if (len > ring_.max_payload()) throw_too_large(len);
     if (ring_.state() != RingControl::kOpen) throw ShutDown();  // Python: at entry
     RingControl& c = ring_.control();
     for (;;) {
@@ -111,6 +108,8 @@ class QueueCore {
           throw ShutDown();
         case ByteRing::Push::timeout:
           throw Full();
+        case ByteRing::Push::too_large:  // checked above; try_push never reports it
+          throw_too_large(len);
         case ByteRing::Push::full:
           break;
       }
@@ -141,6 +140,88 @@ class QueueCore {
       if (!block || deadline.expired()) return Got::empty;
       await_sliced(c.not_empty, [&] { return ring_.can_pop(); }, deadline);
     }
+  }
+
+  /// Batch put (mp::Queue::put_many): publishes records 0…n-1 in order, one put_lock hold
+  /// per run of records that fit, sleeping as put() while the ring is full. Returns n, or
+  /// fewer when the deadline passed (or !block and the ring filled up). ShutDown when the queue is shut down, ValueError at a record larger than
+  /// max_item_bytes(), any exception of size/write: each after publishing the records before.
+  template <class Size, class Write>
+  std::size_t put_many(std::size_t n, Size&& size, Write&& write, Deadline deadline, bool block) {
+    check_open();
+    if (n == 0) return 0;
+    if (ring_.state() != RingControl::kOpen) throw ShutDown();
+    RingControl& c = ring_.control();
+    std::size_t done = 0;
+    for (;;) {
+      ByteRing::Push st = ByteRing::Push::ok;
+      const std::size_t before = done;
+      try {
+        done = ring_.try_push_many(done, n, size, write, deadline, st);
+      } catch (...) {
+        notify_after_unlock(c.not_empty);  // a prefix may have been published
+        throw;
+      }
+      if (done != before) notify_after_unlock(c.not_empty);
+      switch (st) {
+        case ByteRing::Push::ok:
+          return done;
+        case ByteRing::Push::shut:
+          throw ShutDown();
+        case ByteRing::Push::timeout:
+          return done;
+        case ByteRing::Push::too_large:
+          throw_too_large(size(done));
+        case ByteRing::Push::full:
+          break;
+      }
+      if (!block || deadline.expired()) return done;
+      const std::size_t len = size(done);
+      await_sliced(c.not_full, [&] { return ring_.can_push(len); }, deadline);
+    }
+  }
+
+  /// Batch get (mp::Queue::get_many): waits as get() for a first record, then takes up to
+  /// `max` under one get_lock hold. Returns how many were read (0: empty — non-blocking or
+  /// timed out — or closed, told apart by `got`).
+  template <class Read>
+  std::size_t get_many(std::size_t max, Read&& read, Deadline deadline, bool block, Got& got) {
+    check_open();
+    got = Got::empty;
+    if (max == 0) return 0;
+    RingControl& c = ring_.control();
+    for (;;) {
+      ByteRing::Pop st = ByteRing::Pop::item;
+      std::size_t k = 0;
+      try {
+        k = ring_.try_pop_many(max, read, deadline, st);
+      } catch (...) {
+        notify_after_unlock(c.not_full);
+        throw;
+      }
+      switch (st) {
+        case ByteRing::Pop::item:
+          notify_after_unlock(c.not_full);
+          got = Got::item;
+          return k;
+        case ByteRing::Pop::closed:
+          got = Got::closed;
+          return 0;
+        case ByteRing::Pop::timeout:
+          return 0;
+        case ByteRing::Pop::empty:
+          break;
+      }
+      if (!block || deadline.expired()) return 0;
+      await_sliced(c.not_empty, [&] { return ring_.can_pop(); }, deadline);
+    }
+  }
+
+  /// ValueError for a record larger than the ring takes (put and put_many).
+  [[noreturn]] void throw_too_large(std::size_t len) const {
+    throw ValueError("item of " + std::to_string(len) +
+                     " bytes serialized is larger than the queue's record limit of " +
+                     std::to_string(ring_.max_payload()) + " bytes (half of ring_bytes)");
   }
 
   void task_done() {
