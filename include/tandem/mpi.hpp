@@ -119,14 +119,11 @@ class MpiPoolExecutor {
 
   template <class F, class... Args>
   auto map(F fn, Args&&... args) {
-    if constexpr (tandem::detail::last_is_map_options<Args...>()) {
-      auto tup = std::forward_as_tuple(std::forward<Args>(args)...);
-      return [&]<std::size_t... I>(std::index_sequence<I...>) {
-        return map_impl(fn, std::get<sizeof...(Args) - 1>(tup), std::get<I>(std::move(tup))...);
-      }(std::make_index_sequence<sizeof...(Args) - 1>{});
-    } else {
-      return map_impl(fn, MapOptions{}, std::forward<Args>(args)...);
-    }
+    return tandem::detail::call_with_map_options(
+        [&](const MapOptions& opts, auto&&... ranges) {
+          return map_impl(fn, opts, std::forward<decltype(ranges)>(ranges)...);
+        },
+        std::forward<Args>(args)...);
   }
 
   void shutdown(bool wait = true, bool cancel_futures = false) {
@@ -153,7 +150,8 @@ class MpiPoolExecutor {
       static_assert(!std::is_void_v<typename S::result> && S::result_ok,
                     "tandem::MpiPoolExecutor::map: fn must return a serializable value");
       if (opts.chunksize < 1) throw ValueError("chunksize must be >= 1.");
-      return MpiMapResult<Fp, Rs...>(core_, Fp(fn), opts, std::forward<Rs>(ranges)...);
+      return MpiMapResult<Fp, Rs...>(mpi::detail::MapSubmit<Fp>{&core_, Fp(fn)}, opts,
+                                     std::forward<Rs>(ranges)...);
     }
   }
 

@@ -72,6 +72,7 @@
 
 #include "tandem/detail/timeout.hpp"
 #include "tandem/futures/future.hpp"
+#include "tandem/futures/shipped_map.hpp"
 #include "tandem/futures/thread_pool.hpp"
 #include "tandem/process_pool/task.hpp"
 #include "tandem/shipping/ship.hpp"
@@ -90,100 +91,28 @@ struct ShipResult<F, true> {
   using type = shipping::shipped_result_t<F>;
 };
 
-/// A map chunk's outcome: the values computed, then the exception that stopped it (if any).
-template <class R>
-using ChunkOutcome = std::tuple<std::vector<R>, std::optional<shipping::ExceptionRecord>>;
-
-/// The trampoline of a map chunk: arguments are a vector of argument tuples.
-template <class Fp>
-void invoke_chunk(std::uintptr_t fn, std::span<const std::byte> in,
-                  std::vector<std::byte>& out) noexcept {
-  using S = shipping::detail::Signature<Fp>;
-  using R = std::remove_cvref_t<typename S::result>;
-  const std::size_t at = out.size();
-  ChunkOutcome<R> res;
-  try {
-    auto f = reinterpret_cast<Fp>(fn);
-    auto items = tandem::deserialize<std::vector<typename S::args_tuple>>(in);
-    std::get<0>(res).reserve(items.size());
-    for (auto& args : items) {
-      try {
-        std::get<0>(res).push_back(
-            std::apply([f](auto&... a) -> R { return f(std::move(a)...); }, args));
-      } catch (...) {
-        std::get<1>(res) = shipping::record_exception(std::current_exception());
-        break;
-      }
-    }
-    out.push_back(std::byte{0});
-    tandem::serialize_append(out, res);
-  } catch (...) {
-    out.resize(at);
-    out.push_back(std::byte{1});
-    tandem::serialize_append(out, shipping::record_exception(std::current_exception()));
-  }
-}
-
 }  // namespace detail::pp
 
 class ProcessPoolExecutor;
 
-/// The lazy, in-order range returned by ProcessPoolExecutor::map.
-template <class R, class Fp, class... Rs>
-class ProcessMapResult {
-  using Item = std::tuple<typename detail::HeldRange<Rs>::value_type...>;
-  using Chunk = detail::pp::ChunkOutcome<R>;
+namespace detail::pp {
 
- public:
-  ProcessMapResult(ProcessPoolExecutor& ex, Fp fn, const MapOptions& opts, Rs&&... ranges);
-  ProcessMapResult(ProcessMapResult&&) noexcept = default;
-  ~ProcessMapResult() { cancel_rest(); }
-
-  class iterator {
-   public:
-    using value_type = R;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    explicit iterator(ProcessMapResult* m) : m_(m) {}
-    R& operator*() const { return *m_->current_; }
-    iterator& operator++() {
-      m_->advance();
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    friend bool operator==(const iterator& it, std::default_sentinel_t) {
-      return it.m_->exhausted();
-    }
-
-   private:
-    ProcessMapResult* m_ = nullptr;
-  };
-  iterator begin() {
-    advance();
-    return iterator(this);
-  }
-  std::default_sentinel_t end() const noexcept { return {}; }
-  bool exhausted() const noexcept { return !current_; }
-
- private:
-  bool submit_chunk();
-  void advance();
-  void cancel_rest() {
-    for (Future<Chunk>& f : futs_) f.cancel();
-    futs_.clear();
-  }
-
-  ProcessPoolExecutor* ex_;
-  Fp fn_;
-  MapOptions opts_;
-  detail::Deadline deadline_;
-  std::unique_ptr<detail::MapInput<Rs...>> in_;
-  bool input_done_ = false;
-  std::deque<Future<Chunk>> futs_;
-  Chunk cur_;
-  std::size_t pos_ = 0;
-  std::optional<R> current_;
+/// MapRange's Submit for ProcessPoolExecutor::map: one shipped task per chunk
+/// (futures/shipped_map.hpp), sent like any other task.
+template <class Fp>
+struct MapSubmit {
+  using SM = ShippedMap<Fp>;
+  ProcessPoolExecutor* ex;
+  Fp fn;
+  Future<MapChunk<typename SM::Result>> operator()(std::vector<typename SM::Item> items);
 };
+
+}  // namespace detail::pp
+
+/// The lazy, in-order range returned by ProcessPoolExecutor::map (see map_range.hpp).
+template <class R, class Fp, class... Rs>
+using ProcessMapResult =
+    MapRange<R, typename detail::ShippedMap<Fp>::Item, detail::pp::MapSubmit<Fp>, Rs...>;
 
 class ProcessPoolExecutor {
  public:
@@ -209,14 +138,11 @@ class ProcessPoolExecutor {
 
   template <class F, class... Args>
   auto map(F fn, Args&&... args) {
-    if constexpr (detail::last_is_map_options<Args...>()) {
-      auto tup = std::forward_as_tuple(std::forward<Args>(args)...);
-      return [&]<std::size_t... I>(std::index_sequence<I...>) {
-        return map_impl(fn, std::get<sizeof...(Args) - 1>(tup), std::get<I>(std::move(tup))...);
-      }(std::make_index_sequence<sizeof...(Args) - 1>{});
-    } else {
-      return map_impl(fn, MapOptions{}, std::forward<Args>(args)...);
-    }
+    return detail::call_with_map_options(
+        [&](const MapOptions& opts, auto&&... ranges) {
+          return map_impl(fn, opts, std::forward<decltype(ranges)>(ranges)...);
+        },
+        std::forward<Args>(args)...);
   }
 
   void shutdown(bool wait = true, bool cancel_futures = false) {
@@ -273,85 +199,17 @@ class ProcessPoolExecutor {
     using R = std::remove_cvref_t<typename S::result>;
     static_assert(!std::is_void_v<R>, "map needs a function that returns a value");
     if (opts.chunksize < 1) throw ValueError("chunksize must be >= 1.");
-    return ProcessMapResult<R, Fp, Rs...>(*this, Fp(fn), opts, std::forward<Rs>(ranges)...);
+    return ProcessMapResult<R, Fp, Rs...>(detail::pp::MapSubmit<Fp>{this, Fp(fn)}, opts,
+                                          std::forward<Rs>(ranges)...);
   }
 
   std::unique_ptr<detail::pp::PoolCore, detail::pp::PoolDeleter> core_;
 };
 
-template <class R, class Fp, class... Rs>
-ProcessMapResult<R, Fp, Rs...>::ProcessMapResult(ProcessPoolExecutor& ex, Fp fn,
-                                                 const MapOptions& opts, Rs&&... ranges)
-    : ex_(&ex),
-      fn_(fn),
-      opts_(opts),
-      deadline_(opts.timeout ? detail::clamped_deadline(*opts.timeout)
-                             : detail::Deadline::never()),
-      in_(std::make_unique<detail::MapInput<Rs...>>(std::forward<Rs>(ranges)...)) {
-  std::size_t limit = opts_.buffersize == 0 ? SIZE_MAX : opts_.buffersize;
-  for (std::size_t i = 0; i < limit && submit_chunk(); ++i) {
-  }
-}
-
-template <class R, class Fp, class... Rs>
-bool ProcessMapResult<R, Fp, Rs...>::submit_chunk() {
-  using S = shipping::detail::Signature<Fp>;
-  if (input_done_) return false;
-  std::vector<typename S::args_tuple> items;
-  items.reserve(opts_.chunksize);
-  while (items.size() < opts_.chunksize) {
-    if (in_->at_end()) {
-      input_done_ = true;
-      break;
-    }
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-      items.emplace_back(*std::get<I>(in_->its)...);
-      (++std::get<I>(in_->its), ...);
-    }(std::index_sequence_for<Rs...>{});
-  }
-  if (items.empty()) return false;
-  shipping::Task t;
-  t.args = tandem::serialize(items);
-  shipping::seal(t, shipping::address_of(&detail::pp::invoke_chunk<Fp>),
-                 shipping::address_of(fn_), shipping::TaskKind::call);
-  futs_.push_back(ex_->template submit_wire<Chunk>(std::move(t)));
-  return !input_done_;
-}
-
-template <class R, class Fp, class... Rs>
-void ProcessMapResult<R, Fp, Rs...>::advance() {
-  current_.reset();
-  auto& values = std::get<0>(cur_);
-  if (pos_ < values.size()) {
-    current_.emplace(std::move(values[pos_++]));
-    return;
-  }
-  if (std::get<1>(cur_)) {
-    shipping::ExceptionRecord rec = std::move(*std::get<1>(cur_));
-    std::get<1>(cur_).reset();
-    cancel_rest();
-    shipping::rethrow_remote(rec);
-  }
-  if (futs_.empty()) return;
-  if (opts_.buffersize != 0) submit_chunk();
-  Future<Chunk> f = std::move(futs_.front());
-  futs_.pop_front();
-  if (!f.state()->wait_done(deadline_)) {
-    f.cancel();
-    cancel_rest();
-    throw TimeoutError();
-  }
-  if (f.state()->has_exception()) {
-    cancel_rest();
-    std::rethrow_exception(f.state()->stored_exception());
-  }
-  if (f.cancelled()) {
-    cancel_rest();
-    throw CancelledError();
-  }
-  cur_ = std::move(f.state()->value());
-  pos_ = 0;
-  advance();
+template <class Fp>
+Future<detail::MapChunk<typename detail::ShippedMap<Fp>::Result>>
+detail::pp::MapSubmit<Fp>::operator()(std::vector<typename SM::Item> items) {
+  return ex->template submit_wire<MapChunk<typename SM::Result>>(SM::task(fn, items));
 }
 
 }  // namespace tandem

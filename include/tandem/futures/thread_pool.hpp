@@ -63,15 +63,10 @@
 
 #include "tandem/detail/timeout.hpp"
 #include "tandem/futures/future.hpp"
+#include "tandem/futures/map_range.hpp"
 #include "tandem/futures/pool_scheduler.hpp"
 
 namespace tandem {
-
-struct MapOptions {
-  std::optional<duration> timeout{};
-  std::size_t chunksize = 1;
-  std::size_t buffersize = 0;  // 0: no bound on results in flight (Python's None)
-};
 
 namespace detail {
 
@@ -136,143 +131,27 @@ class TaskState final : public FutureState<R> {
   Fn fn_;
 };
 
-// map's inputs, held without std::ranges (clang 14 cannot compile libstdc++ 12's ranges
-// concepts, and tandem builds with both): an lvalue range is held by reference, as Python
-// holds the iterable it was given; an rvalue range (a temporary) is moved in. Any type with
-// begin()/end() found by ADL or as members works, including infinite ranges.
-namespace adl {
-using std::begin;
-using std::end;
-template <class T>
-auto begin_of(T& t) -> decltype(begin(t)) {
-  return begin(t);
-}
-template <class T>
-auto end_of(T& t) -> decltype(end(t)) {
-  return end(t);
-}
-}  // namespace adl
-
-template <class R>
-class HeldRange {
-  using T = std::remove_reference_t<R>;
-  using Store = std::conditional_t<std::is_lvalue_reference_v<R>, T*, T>;
-
- public:
-  using iterator = decltype(adl::begin_of(std::declval<T&>()));
-  using value_type = std::decay_t<decltype(*std::declval<iterator&>())>;
-
-  explicit HeldRange(R&& r) : r_(store(std::forward<R>(r))) {}
-  T& get() noexcept {
-    if constexpr (std::is_lvalue_reference_v<R>) {
-      return *r_;
-    } else {
-      return r_;
-    }
-  }
-
- private:
-  static Store store(R&& r) {
-    if constexpr (std::is_lvalue_reference_v<R>) {
-      return &r;
-    } else {
-      return Store(std::move(r));
-    }
-  }
-  Store r_;
-};
-
-/// The inputs of one map() call and their read positions: on the heap, so that a MapResult
-/// can move without invalidating iterators into a range it owns.
-template <class... Rs>
-struct MapInput {
-  explicit MapInput(Rs&&... rs) : ranges(HeldRange<Rs>(std::forward<Rs>(rs))...) {
-    its = std::apply([](auto&... h) { return std::make_tuple(adl::begin_of(h.get())...); },
-                     ranges);
-  }
-  bool at_end() {
-    return [&]<std::size_t... I>(std::index_sequence<I...>) {
-      return ((std::get<I>(its) == adl::end_of(std::get<I>(ranges).get())) || ...);
-    }(std::index_sequence_for<Rs...>{});
-  }
-  std::tuple<HeldRange<Rs>...> ranges;
-  std::tuple<typename HeldRange<Rs>::iterator...> its;
-};
-
-template <class... Args>
-constexpr bool last_is_map_options() {
-  if constexpr (sizeof...(Args) == 0) {
-    return false;
-  } else {
-    return std::is_same_v<std::remove_cvref_t<std::tuple_element_t<sizeof...(Args) - 1,
-                                                                    std::tuple<Args...>>>,
-                          MapOptions>;
-  }
-}
-
 }  // namespace detail
 
 class ThreadPoolExecutor;
 
-/// The lazy, in-order range returned by ThreadPoolExecutor::map.
-template <class R, class Fn, class... Rs>
-class MapResult {
-  using Item = std::tuple<typename detail::HeldRange<Rs>::value_type...>;
-  struct Chunk {
-    std::vector<R> values;
-    std::exception_ptr error;
-  };
+namespace detail {
 
- public:
-  MapResult(ThreadPoolExecutor& ex, Fn fn, const MapOptions& opts, Rs&&... ranges);
-  MapResult(MapResult&&) noexcept = default;
-  ~MapResult() { cancel_rest(); }
-
-  class iterator {
-   public:
-    using value_type = R;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    explicit iterator(MapResult* m) : m_(m) {}
-    R& operator*() const { return *m_->current_; }
-    iterator& operator++() {
-      m_->advance();
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    friend bool operator==(const iterator& it, std::default_sentinel_t) {
-      return it.m_->exhausted();
-    }
-
-   private:
-    MapResult* m_ = nullptr;
-  };
-  iterator begin() {
-    advance();
-    return iterator(this);
-  }
-  std::default_sentinel_t end() const noexcept { return {}; }
-  bool exhausted() const noexcept { return !current_; }
-
- private:
-  bool submit_chunk();
-  void advance();
-  void cancel_rest() {
-    for (Future<Chunk>& f : futs_) f.cancel();
-    futs_.clear();
-  }
-
-  ThreadPoolExecutor* ex_;
-  std::shared_ptr<Fn> fn_;
-  MapOptions opts_;
-  detail::Deadline deadline_;
-  std::unique_ptr<detail::MapInput<Rs...>> in_;
-  bool input_done_ = false;
-  std::deque<Future<Chunk>> futs_;
-  Chunk cur_;
-  std::size_t pos_ = 0;
-  std::optional<R> current_;
+/// MapRange's Submit for ThreadPoolExecutor::map: one pool task per chunk, which runs fn over
+/// the items and keeps the exception that stops it in the chunk.
+template <class R, class Fn, class Item>
+struct ThreadMapSubmit {
+  ThreadPoolExecutor* ex;
+  std::shared_ptr<Fn> fn;  // shared with the chunks, which may outlive the range (cancelled)
+  Future<MapChunk<R>> operator()(std::vector<Item> items);
 };
+
+}  // namespace detail
+
+/// The lazy, in-order range returned by ThreadPoolExecutor::map (see map_range.hpp).
+template <class R, class Fn, class... Rs>
+using MapResult = MapRange<R, detail::MapItem<Rs...>,
+                           detail::ThreadMapSubmit<R, Fn, detail::MapItem<Rs...>>, Rs...>;
 
 class ThreadPoolExecutor {
  public:
@@ -299,15 +178,11 @@ class ThreadPoolExecutor {
 
   template <class F, class... Args>
   auto map(F&& fn, Args&&... args) {
-    if constexpr (detail::last_is_map_options<Args...>()) {
-      auto tup = std::forward_as_tuple(std::forward<Args>(args)...);
-      return [&]<std::size_t... I>(std::index_sequence<I...>) {
-        return map_impl(std::forward<F>(fn), std::get<sizeof...(Args) - 1>(tup),
-                        std::get<I>(std::move(tup))...);
-      }(std::make_index_sequence<sizeof...(Args) - 1>{});
-    } else {
-      return map_impl(std::forward<F>(fn), MapOptions{}, std::forward<Args>(args)...);
-    }
+    return detail::call_with_map_options(
+        [&](const MapOptions& opts, auto&&... ranges) {
+          return map_impl(std::forward<F>(fn), opts, std::forward<decltype(ranges)>(ranges)...);
+        },
+        std::forward<Args>(args)...);
   }
 
   void shutdown(bool wait = true, bool cancel_futures = false) {
@@ -329,45 +204,20 @@ class ThreadPoolExecutor {
         std::invoke_result_t<Fn&, typename detail::HeldRange<Rs>::value_type...>>;
     static_assert(!std::is_void_v<R>, "map needs a function that returns a value");
     if (opts.chunksize < 1) throw ValueError("chunksize must be >= 1.");
-    return MapResult<R, Fn, Rs...>(*this, Fn(std::forward<F>(fn)), opts,
-                                   std::forward<Rs>(ranges)...);
+    using Item = detail::MapItem<Rs...>;
+    return MapResult<R, Fn, Rs...>(
+        detail::ThreadMapSubmit<R, Fn, Item>{this, std::make_shared<Fn>(std::forward<F>(fn))},
+        opts, std::forward<Rs>(ranges)...);
   }
 
   std::shared_ptr<detail::PoolScheduler> sched_;  // shared with the worker threads
 };
 
-template <class R, class Fn, class... Rs>
-MapResult<R, Fn, Rs...>::MapResult(ThreadPoolExecutor& ex, Fn fn, const MapOptions& opts,
-                                   Rs&&... ranges)
-    : ex_(&ex),
-      fn_(std::make_shared<Fn>(std::move(fn))),
-      opts_(opts),
-      deadline_(opts.timeout ? detail::clamped_deadline(*opts.timeout)
-                             : detail::Deadline::never()),
-      in_(std::make_unique<detail::MapInput<Rs...>>(std::forward<Rs>(ranges)...)) {
-  std::size_t limit = opts_.buffersize == 0 ? SIZE_MAX : opts_.buffersize;
-  for (std::size_t i = 0; i < limit && submit_chunk(); ++i) {
-  }
-}
-
-template <class R, class Fn, class... Rs>
-bool MapResult<R, Fn, Rs...>::submit_chunk() {
-  if (input_done_) return false;
-  std::vector<Item> items;
-  items.reserve(opts_.chunksize);
-  while (items.size() < opts_.chunksize) {
-    if (in_->at_end()) {
-      input_done_ = true;
-      break;
-    }
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-      items.emplace_back(*std::get<I>(in_->its)...);
-      (++std::get<I>(in_->its), ...);
-    }(std::index_sequence_for<Rs...>{});
-  }
-  if (items.empty()) return false;
-  futs_.push_back(ex_->submit([fn = fn_, items = std::move(items)]() mutable {
-    Chunk c;
+template <class R, class Fn, class Item>
+Future<detail::MapChunk<R>> detail::ThreadMapSubmit<R, Fn, Item>::operator()(
+    std::vector<Item> items) {
+  return ex->submit([fn = fn, items = std::move(items)]() mutable {
+    MapChunk<R> c;
     c.values.reserve(items.size());
     try {
       for (Item& it : items) c.values.push_back(std::apply(*fn, std::move(it)));
@@ -375,42 +225,7 @@ bool MapResult<R, Fn, Rs...>::submit_chunk() {
       c.error = std::current_exception();
     }
     return c;
-  }));
-  return !input_done_;
-}
-
-template <class R, class Fn, class... Rs>
-void MapResult<R, Fn, Rs...>::advance() {
-  current_.reset();
-  if (pos_ < cur_.values.size()) {
-    current_.emplace(std::move(cur_.values[pos_++]));
-    return;
-  }
-  if (cur_.error) {
-    std::exception_ptr e = std::exchange(cur_.error, nullptr);
-    cancel_rest();
-    std::rethrow_exception(e);
-  }
-  if (futs_.empty()) return;
-  if (opts_.buffersize != 0) submit_chunk();
-  Future<Chunk> f = std::move(futs_.front());
-  futs_.pop_front();
-  if (!f.state()->wait_done_helping(deadline_)) {
-    f.cancel();
-    cancel_rest();
-    throw TimeoutError();
-  }
-  if (f.state()->has_exception()) {
-    cancel_rest();
-    std::rethrow_exception(f.state()->stored_exception());
-  }
-  if (f.cancelled()) {
-    cancel_rest();
-    throw CancelledError();
-  }
-  cur_ = std::move(f.state()->value());
-  pos_ = 0;
-  advance();
+  });
 }
 
 }  // namespace tandem

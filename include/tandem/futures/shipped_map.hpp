@@ -1,0 +1,119 @@
+// Map chunks shipped to another process (ProcessPoolExecutor, MpiPoolExecutor): the one
+// trampoline that runs a chunk in a worker, and the wire form of its MapChunk.
+//
+//  * ShippedMap<Fp>::task(fn, items) seals a shipping::Task (shipping/task.hpp) whose
+//    arguments are the chunk's items and whose trampoline is ShippedMap<Fp>::invoke, generated
+//    here for fn's exact signature. One Item is the argument itself for a one-parameter fn (a
+//    memcpy-able vector of ints stays one), a tuple of the decayed parameters otherwise.
+//  * invoke (in the worker) decodes the items, calls fn on each in order, and answers with the
+//    outcome bytes of shipping::take_result: tag 0 and a MapChunk — the values computed and,
+//    when fn threw, the exception at that position (the chunk stops there); tag 1 and the
+//    exception when the chunk could not run at all (its bytes did not decode).
+//  * Codec<detail::MapChunk<R>>: the values, then the exception as an optional
+//    shipping::ExceptionRecord; decoding turns the record back into an exception_ptr of the
+//    same type (remote_exception.hpp), so the receiving side's MapRange rethrows it as it
+//    would a local one.
+// Cost per item: one encode at the caller, one decode + call + encode at the worker, one decode
+// at the caller — a memcpy each way for trivially copyable items and results.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <optional>
+#include <span>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "tandem/futures/map_range.hpp"
+#include "tandem/serialize.hpp"
+#include "tandem/shipping/function_id.hpp"
+#include "tandem/shipping/remote_exception.hpp"
+#include "tandem/shipping/task.hpp"
+
+namespace tandem {
+
+template <class R>
+struct Codec<detail::MapChunk<R>> {
+  using Record = std::optional<shipping::ExceptionRecord>;
+  template <detail::Dir D, class... Seen>
+  static consteval bool tandem_ok() {
+    return detail::ok_v<std::vector<R>, D, Seen...>;
+  }
+  static constexpr std::size_t tandem_floor = detail::wire_floor<std::vector<R>> + 1;
+  template <class Ar>
+  static void save(Ar& ar, const detail::MapChunk<R>& c) {
+    detail::save_value(ar, c.values);
+    Record rec;  // rebuilt on each of serialize()'s passes: only a failed chunk has one
+    if (c.error) rec = shipping::record_exception(c.error);
+    detail::save_value(ar, rec);
+  }
+  static void load(InArchive& ar, detail::MapChunk<R>& c) {
+    detail::load_value(ar, c.values);
+    Record rec;
+    detail::load_value(ar, rec);
+    c.error = nullptr;
+    if (rec) {
+      try {
+        shipping::rethrow_remote(*rec);
+      } catch (...) {
+        c.error = std::current_exception();
+      }
+    }
+  }
+};
+
+namespace detail {
+
+template <class Fp>
+struct ShippedMap;
+
+template <class R0, class... P>
+struct ShippedMap<R0 (*)(P...)> {
+  using Result = std::remove_cvref_t<R0>;
+  using Item = std::conditional_t<sizeof...(P) == 1,
+                                  std::tuple_element_t<0, std::tuple<std::decay_t<P>..., void>>,
+                                  std::tuple<std::decay_t<P>...>>;
+
+  static shipping::Task task(R0 (*fn)(P...), const std::vector<Item>& items) {
+    shipping::Task t;
+    t.args = tandem::serialize(items);
+    shipping::seal(t, shipping::address_of(&invoke), shipping::address_of(fn),
+                   shipping::TaskKind::call);
+    return t;
+  }
+
+  static void invoke(std::uintptr_t fn, std::span<const std::byte> in,
+                     std::vector<std::byte>& out) noexcept {
+    const std::size_t at = out.size();
+    try {
+      auto f = reinterpret_cast<R0 (*)(P...)>(fn);
+      auto items = tandem::deserialize<std::vector<Item>>(in);
+      MapChunk<Result> c;
+      c.values.reserve(items.size());
+      try {
+        for (Item& it : items) {
+          if constexpr (sizeof...(P) == 1) {
+            c.values.push_back(f(std::move(it)));
+          } else {
+            c.values.push_back(std::apply(
+                [f](auto&... a) -> decltype(auto) { return f(std::move(a)...); }, it));
+          }
+        }
+      } catch (...) {
+        c.error = std::current_exception();
+      }
+      out.push_back(std::byte{0});
+      tandem::serialize_append(out, c);
+    } catch (...) {
+      out.resize(at);
+      out.push_back(std::byte{1});
+      tandem::serialize_append(out, shipping::record_exception(std::current_exception()));
+    }
+  }
+};
+
+}  // namespace detail
+}  // namespace tandem
