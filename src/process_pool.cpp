@@ -55,7 +55,7 @@ PoolCore::PoolCore(const ProcessPoolOptions& o) : opts_(o) {
     if (n_ == 0) n_ = 1;
   }
   if (o.initializer) init_offset_ = shipping::function_offset(shipping::address_of(o.initializer));
-  w_.resize(n_);
+  w_.resize(o.spare_worker ? n_ + 1 : n_);
   pids_ = std::make_unique<std::atomic<int>[]>(n_);
   for (std::size_t i = 0; i < n_; ++i) pids_[i].store(0);
 
@@ -84,7 +84,7 @@ PoolCore::PoolCore(const ProcessPoolOptions& o) : opts_(o) {
   epoll_set(EPOLL_CTL_ADD, listenfd_, EPOLLIN, ev(evListen, 0, 0));
   // The first workers start from this thread: a fork pool built before other threads exist
   // forks a single-threaded process.
-  for (std::size_t i = 0; i < n_; ++i) start_worker(i);
+  for (std::size_t i = 0; i < w_.size(); ++i) start_worker(i);  // the spare too
   thread_ = std::thread([this] { run(); });
 }
 
@@ -187,7 +187,7 @@ void PoolCore::start_worker(std::size_t slot) {
   w.proc->start();
   w.pid = w.proc->pid();
   w.pidfd = static_cast<int>(::syscall(SYS_pidfd_open, w.pid, 0));
-  pids_[slot].store(w.pid, std::memory_order_release);
+  publish_pid(slot, is_spare(slot) ? 0 : w.pid);  // the spare's once it is ready
   if (w.pidfd >= 0) epoll_set(EPOLL_CTL_ADD, w.pidfd, EPOLLIN, ev(evPidfd, static_cast<int>(slot), w.gen));
 }
 
@@ -197,11 +197,11 @@ void PoolCore::on_accept() {
     if (fd < 0) return;
     ucred cred{};
     socklen_t cl = sizeof cred;
-    std::size_t slot = n_;
+    std::size_t slot = w_.size();
     if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0)
-      for (std::size_t i = 0; i < n_; ++i)
+      for (std::size_t i = 0; i < w_.size(); ++i)
         if (w_[i].alive() && w_[i].pid == cred.pid && w_[i].sock < 0) slot = i;
-    if (slot == n_) {  // not one of our starting workers
+    if (slot == w_.size()) {  // not one of our starting workers
       ::close(fd);
       continue;
     }
@@ -290,14 +290,17 @@ void PoolCore::on_readable(std::size_t slot) {
         continue;
       }
       if (type != FrameType::results) throw DecodeError("expected a results frame");
+      if (!w.seen_ready) {  // its first results frame (empty: "my initializer returned")
+        w.seen_ready = true;
+        init_failures_ = 0;
+        if (is_spare(slot)) publish_pid(slot, w.pid);
+      }
       for_each_result(body, [&](const ResultRecord& r, std::span<const std::byte> outcome) {
         if (w.inflight.empty() || w.inflight.front()->id != r.id)
           throw DecodeError("a result for a task the worker was not running");
         PTask* t = w.inflight.front();
         w.inflight.pop_front();
         if (t->timeout_s > 0) --w.timed;
-        w.seen_ready = true;
-        init_failures_ = 0;
         const double us = r.run_us;
         avg_us_ = avg_us_ < 0 ? us : avg_us_ * 0.9 + us * 0.1;
         t->deliver(outcome);
@@ -351,8 +354,8 @@ std::size_t PoolCore::window() const noexcept {
 void PoolCore::dispatch() {
   if (ready_.empty()) return;
   std::size_t live = 0;
-  for (const Worker& w : w_)
-    if (w.alive() && w.hello && w.kill_reason == kNone) ++live;
+  for (std::size_t i = 0; i < n_; ++i)  // not the spare: it gets no task before promotion
+    if (w_[i].alive() && w_[i].hello && w_[i].kill_reason == kNone) ++live;
   if (live == 0) return;
   const std::size_t win = window();
   for (std::size_t k = 0; k < n_ && !ready_.empty(); ++k) {
@@ -407,6 +410,13 @@ void PoolCore::dispatch() {
   rr_ = (rr_ + 1) % n_;
 }
 
+void PoolCore::publish_pid(std::size_t slot, int pid) noexcept {
+  if (is_spare(slot))
+    spare_pid_.store(pid, std::memory_order_release);
+  else
+    pids_[slot].store(pid, std::memory_order_release);
+}
+
 void PoolCore::drain_incoming() {
   PTask* list = incoming_.exchange(nullptr, std::memory_order_acquire);
   PTask* rev = nullptr;
@@ -427,13 +437,6 @@ void PoolCore::drain_incoming() {
   }
 }
 
-
-
-
-
-
-
-
 void PoolCore::loop() {
   epoll_event evs[64];
   for (;;) {
@@ -452,7 +455,7 @@ void PoolCore::loop() {
       ready_.clear();
     }
     if (const int sig = signal_req_.exchange(0); sig > 0) {
-      for (std::size_t i = 0; i < n_; ++i)
+      for (std::size_t i = 0; i < w_.size(); ++i)  // the spare too
         if (w_[i].alive()) {
           if (w_[i].kill_reason == kNone) w_[i].kill_reason = kSignal;
           ::kill(-w_[i].pid, sig);
@@ -462,7 +465,8 @@ void PoolCore::loop() {
     }
     dispatch();
     if ((gate_.load(std::memory_order_acquire) == kShut) && !work_left()) return;
-    const std::uint64_t wake_at = check_timeouts();
+    std::uint64_t wake_at = check_timeouts();
+    maybe_start_spare(wake_at);
     sleeping_.store(1, std::memory_order_seq_cst);
     if (incoming_.load(std::memory_order_seq_cst) || cancels_.load(std::memory_order_seq_cst)) {
       sleeping_.store(0, std::memory_order_relaxed);
@@ -493,7 +497,7 @@ void PoolCore::loop() {
         on_accept();
         continue;
       }
-      if (slot >= n_ || !w_[slot].alive() || w_[slot].gen != gen) continue;  // stale
+      if (slot >= w_.size() || !w_[slot].alive() || w_[slot].gen != gen) continue;  // stale
       if (kind == evSock) {
         if (evs[i].events & EPOLLOUT) flush_out(slot);
         if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(slot);
@@ -516,5 +520,6 @@ void pool_shutdown(PoolCore& p, bool wait, bool cancel_futures) { p.shutdown(wai
 void pool_signal_workers(PoolCore& p, int sig) { p.signal_workers(sig); }
 std::size_t pool_max_workers(const PoolCore& p) noexcept { return p.max_workers(); }
 std::vector<int> pool_worker_pids(PoolCore& p) { return p.pids(); }
+int pool_spare_pid(PoolCore& p) noexcept { return p.spare_pid(); }
 
 }  // namespace tandem::detail::pp

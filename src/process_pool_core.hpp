@@ -23,6 +23,9 @@ namespace tandem::detail::pp {
 
 constexpr std::uint64_t kShut = 1ull << 63;
 constexpr int kMaxInitFailures = 3;
+// A new spare starts when the dispatcher has nothing else to do, or this long after it was
+// needed (a pool that never idles): its fork must not delay the results being awaited.
+constexpr std::uint64_t kSpareDelayNs = 2'000'000;
 enum KillReason { kNone = 0, kTimeout = 1, kCancel = 2, kCorrupt = 3, kSignal = 4 };
 enum EvKind : std::uint64_t { evWake = 1, evListen = 2, evSock = 3, evPidfd = 4 };
 
@@ -68,6 +71,7 @@ class PoolCore {
       if (int p = pids_[i].load(std::memory_order_acquire)) v.push_back(p);
     return v;
   }
+  int spare_pid() const noexcept { return spare_pid_.load(std::memory_order_acquire); }
 
  private:
   struct Worker {
@@ -93,6 +97,12 @@ class PoolCore {
   void run() noexcept;
   void loop();
   void start_worker(std::size_t slot);
+  // The spare lives in slot n_ (w_ has n_ + 1 entries then); it never gets a task there.
+  bool is_spare(std::size_t slot) const noexcept { return slot == n_; }
+  void publish_pid(std::size_t slot, int pid) noexcept;
+  bool promote_spare(std::size_t slot);
+  void maybe_start_spare(std::uint64_t& wake_at);
+  bool idle() const noexcept;
   void close_inherited() noexcept;
   void on_accept();
   void on_readable(std::size_t slot);
@@ -118,6 +128,8 @@ class PoolCore {
   int epfd_ = -1, wakefd_ = -1, listenfd_ = -1;
   std::vector<Worker> w_;
   std::unique_ptr<std::atomic<int>[]> pids_;
+  std::atomic<int> spare_pid_{0};  // published once the spare said it is ready
+  std::uint64_t spare_due_ = 0;    // when to start a new spare (now_ns()); 0: none needed
 
   std::atomic<PTask*> incoming_{nullptr};
   std::atomic<PTask*> cancels_{nullptr};

@@ -100,7 +100,7 @@ void PoolCore::on_death(std::size_t slot) {
   w.proc->join();
   const int code = w.proc->exitcode().value_or(255);
   const int pid = w.pid;
-  pids_[slot].store(0, std::memory_order_release);
+  publish_pid(slot, 0);
   std::uint64_t run = 0, fin = 0;
   bool ready = w.seen_ready;
   if (w.page) {
@@ -169,9 +169,61 @@ void PoolCore::on_death(std::size_t slot) {
                  " times in a row before its initializer returned (last: pid " +
                  std::to_string(pid) + " " + how + "); the process pool is not usable anymore");
   }
-  if (!broken_.load(std::memory_order_relaxed) && !no_restart_ &&
-      (work_left() || !(gate_.load() & kShut)))
-    start_worker(slot);
+  if (broken_.load(std::memory_order_relaxed) || no_restart_) return;
+  if (is_spare(slot)) {
+    if (!(gate_.load() & kShut)) spare_due_ = now_ns() + kSpareDelayNs;
+  } else if (work_left() || !(gate_.load() & kShut)) {
+    if (!promote_spare(slot)) start_worker(slot);
+  }
+}
+
+// The replacement for the worker that died in `slot`: the spare, already connected (and
+// usually past its initializer), takes the slot; only the epoll keys naming the slot change.
+// Its own replacement is forked later, off this path (maybe_start_spare).
+bool PoolCore::promote_spare(std::size_t slot) {
+  if (w_.size() == n_) return false;  // no spare configured
+  if (!(gate_.load() & kShut)) spare_due_ = now_ns() + kSpareDelayNs;
+  Worker& s = w_[n_];
+  if (!s.alive() || s.kill_reason != kNone) return false;
+  w_[slot] = std::move(s);
+  s = Worker{};
+  Worker& w = w_[slot];
+  const int key = static_cast<int>(slot);
+  if (w.pidfd >= 0) epoll_set(EPOLL_CTL_MOD, w.pidfd, EPOLLIN, ev(evPidfd, key, w.gen));
+  if (w.sock_registered)
+    epoll_set(EPOLL_CTL_MOD, w.sock, EPOLLIN | (w.want_out ? EPOLLOUT : 0u), ev(evSock, key, w.gen));
+  publish_pid(n_, 0);
+  publish_pid(slot, w.pid);
+  return true;
+}
+
+bool PoolCore::idle() const noexcept {
+  if (!ready_.empty() || incoming_.load(std::memory_order_acquire)) return false;
+  for (std::size_t i = 0; i < n_; ++i)
+    if (!w_[i].inflight.empty()) return false;
+  return true;
+}
+
+void PoolCore::maybe_start_spare(std::uint64_t& wake_at) {
+  if (spare_due_ == 0 || w_.size() == n_) return;
+  if (broken_.load(std::memory_order_relaxed) || no_restart_ || (gate_.load() & kShut) ||
+      w_[n_].alive()) {
+    spare_due_ = 0;
+    return;
+  }
+  const std::uint64_t now = now_ns();
+  if (now < spare_due_ && !idle()) {  // results are awaited: the fork can wait a little
+    wake_at = std::min(wake_at, spare_due_);
+    return;
+  }
+  spare_due_ = 0;
+  try {
+    start_worker(n_);
+  } catch (const std::exception&) {  // no process now (EAGAIN, ENOMEM): try again later
+    w_[n_] = Worker{};
+    spare_due_ = now + 100 * kSpareDelayNs;
+    wake_at = std::min(wake_at, spare_due_);
+  }
 }
 
 bool PoolCore::work_left() const noexcept {
@@ -193,12 +245,12 @@ void PoolCore::run() noexcept {
   // end-of-file waiting for its page, and exits.
   ::close(listenfd_);
   listenfd_ = -1;
-  for (std::size_t i = 0; i < n_; ++i) {
+  for (std::size_t i = 0; i < w_.size(); ++i) {  // the spare too
     Worker& w = w_[i];
     if (!w.alive()) continue;
     if (w.sock >= 0) ::shutdown(w.sock, SHUT_RDWR);
   }
-  for (std::size_t i = 0; i < n_; ++i) {
+  for (std::size_t i = 0; i < w_.size(); ++i) {
     Worker& w = w_[i];
     if (!w.alive()) continue;
     if (!w.proc->join(duration(2.0))) {
@@ -214,7 +266,7 @@ void PoolCore::run() noexcept {
     if (w.sock >= 0) ::close(w.sock);
     if (w.pidfd >= 0) ::close(w.pidfd);
     if (w.page) ::munmap(w.page, sizeof(WorkerPage));
-    pids_[i].store(0);
+    publish_pid(i, 0);
     w = Worker{};
   }
   while (std::uint32_t g = cancel_guard_.load(std::memory_order_acquire))

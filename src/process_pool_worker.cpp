@@ -125,8 +125,13 @@ void worker_main(const std::string& sock_name, std::uint64_t init_offset,
     }
   }
   std::atomic_ref<std::uint32_t>(page->ready).store(1, std::memory_order_release);
+  std::vector<std::byte> out;
+  // An empty results frame: "ready". The pool learns that the initializer returned (a spare
+  // is promotable from then on) without polling the page.
+  finish_frame(out, begin_frame(out, FrameType::results));
+  send_all(fd, out.data(), out.size());
 
-  std::vector<std::byte> in(256 * 1024), out;
+  std::vector<std::byte> in(256 * 1024);
   std::size_t have = 0;
   std::uint64_t done = 0;
   // The last resolved (trampoline, function, check): map chunks and repeated submits of one

@@ -33,7 +33,18 @@
 //    ("killed by SIGKILL — possibly the out-of-memory killer"). Tasks it had received but not
 //    started are re-queued; tasks it had finished but whose results it had not yet sent fail
 //    with WorkerDied too ("its result was lost") — never run twice: a task runs at most once.
-//    A replacement worker starts at once; the pool keeps serving.
+//    A replacement worker takes over at once; the pool keeps serving.
+//  * The spare (ProcessPoolOptions::spare_worker, on by default): one extra process started
+//    ahead of need, connected and past its initializer, parked in a blocking read (0% CPU).
+//    It never runs a task and is not a worker: max_workers(), worker_pids() and the
+//    concurrency do not count it. A worker's death promotes it into the dead worker's place at
+//    once (death seen → tasks re-sent: tens of µs, no fork on that path); the next spare is
+//    forked when the pool's dispatcher has nothing else to do (at most ~2 ms later), so its
+//    fork never delays results being awaited. If the spare is not ready yet (two deaths in
+//    quick succession), the one still starting is promoted anyway. Cost: one idle process
+//    (its memory — copy-on-write shared with the parent under fork —, a socket, a pidfd).
+//    Its initializer failing counts as any worker's (3 deaths in a row break the pool);
+//    shutdown, terminate_workers() and kill_workers() end it with the workers.
 //  * Each worker leads its own process group; the group is SIGKILLed when the worker dies or
 //    is killed, so processes a task started do not outlive it.
 //  * submit(TaskOptions{.timeout = d}, fn, args...): d counts from the moment the task starts
@@ -153,8 +164,11 @@ class ProcessPoolExecutor {
   /// shutdown(false, true), then SIGKILL to every worker (Python 3.14).
   void kill_workers() { signal_workers(9); }
   std::size_t max_workers() const noexcept { return detail::pp::pool_max_workers(*core_); }
-  /// The pids of the workers alive now (diagnostics and tests).
+  /// The pids of the workers alive now (diagnostics and tests); never the spare's.
   std::vector<int> worker_pids() { return detail::pp::pool_worker_pids(*core_); }
+  /// The spare's pid once it is ready to be promoted (past its initializer), else 0 (none
+  /// configured, being started, or after shutdown). Diagnostics and tests.
+  int spare_pid() { return detail::pp::pool_spare_pid(*core_); }
 
   /// Submits an already shipped task whose result type is R (map's chunks; advanced use).
   template <class R>

@@ -20,6 +20,11 @@ struct ProcessPoolOptions {
   mp::StartMethod start_method = mp::StartMethod::fork;
   void (*initializer)() = nullptr;
   std::size_t max_tasks_per_child = 0;  // 0: no limit
+  // One extra process, started ahead of need and parked (0% CPU, in a blocking read) past its
+  // handshake and initializer: a worker's death is answered by promoting it at once instead of
+  // starting a process then (see <tandem/process_pool.hpp>). Costs one idle process (its
+  // memory, one socket, one pidfd); false: no spare, replacements start on demand.
+  bool spare_worker = true;
 };
 
 struct TaskOptions {
@@ -110,6 +115,8 @@ void pool_signal_workers(PoolCore& p, int sig);
 std::size_t pool_max_workers(const PoolCore& p) noexcept;
 /// The pids of the live workers (tests, diagnostics).
 std::vector<int> pool_worker_pids(PoolCore& p);
+/// The pid of the spare once it is ready to be promoted, else 0.
+int pool_spare_pid(PoolCore& p) noexcept;
 
 }  // namespace detail::pp
 }  // namespace tandem
