@@ -35,6 +35,7 @@
 #include <typeinfo>
 
 #include "process_launch.hpp"
+#include "process_state.hpp"
 #include "tandem/detail/timeout.hpp"
 #include "tandem/shipping/build_id.hpp"
 #include "tandem/threading/thread.hpp"
@@ -52,17 +53,12 @@ using tandem::detail::Scope;
 constexpr std::uint32_t kNew = 0, kStarting = 1, kRunning = 2, kReaped = 3;
 constexpr int kUnknownStatus = 255;  // the child was reaped by someone else
 
-// ---- per-process module state (rewritten in each child right after fork) -----------------
-// Written only by init() and by a child before it runs user code (single-threaded then).
-std::vector<int> g_identity;                 // Python's current_process()._identity
-std::atomic<int> g_counter{0};               // Python's _children counter
-std::string g_current_name = "MainProcess";  // current_process().name
-bool g_daemon_process = false;               // this process is a daemon child
-Process* g_self = nullptr;                   // in a child: the object whose run() runs
-char* g_argv_begin = nullptr;                // the argv area saved by init()
+// init()'s record of the argv area, read by children (never written after init()).
+char* g_argv_begin = nullptr;
 std::size_t g_argv_size = 0;
-std::atomic<bool> g_warned_threads{false};
 std::atomic<bool> g_init_called{false};
+
+using detail::g_mp;
 
 std::string default_name(const std::vector<int>& identity) {
   std::string n = "Process-";
@@ -84,7 +80,10 @@ std::string demangle(const char* mangled) {
 using detail::flush_all;
 using detail::write_stderr;
 
-/// Python's "Process NAME:" + traceback, as "Process NAME:\nTYPE: what()\n".
+}  // namespace
+
+namespace detail {
+
 void report_exception(const std::string& name, std::exception_ptr e) {
   std::string type, what;
   try {
@@ -99,27 +98,63 @@ void report_exception(const std::string& name, std::exception_ptr e) {
   write_stderr("Process " + name + ":\n" + type + (what.empty() ? "" : ": " + what) + "\n");
 }
 
+}  // namespace detail
+
+namespace {
+
 /// Python 3.12+: DeprecationWarning "This process (pid=N) is multi-threaded, use of fork()
 /// may lead to deadlocks in the child." Counted through /proc/self/task; once per process.
 void warn_if_multithreaded() {
-  if (g_warned_threads.load(std::memory_order_relaxed)) return;
-  if (detail::is_multithreaded() && !g_warned_threads.exchange(true, std::memory_order_relaxed))
+  if (g_mp.warned_threads.load(std::memory_order_relaxed)) return;
+  if (detail::is_multithreaded() && !g_mp.warned_threads.exchange(true, std::memory_order_relaxed))
     write_stderr("tandem: This process (pid=" + std::to_string(::getpid()) +
                  ") is multi-threaded, use of fork() may lead to deadlocks in the child.\n");
 }
 
-/// The child's title: comm (15 bytes, cut on a UTF-8 boundary) and, after init(), argv.
-void set_process_title(const std::string& name) {
+/// The title's bytes: `comm` (15 bytes, cut on a UTF-8 boundary, NUL-terminated) and, when
+/// `area` is set (init() saved argv), the argv area. Never inlined: start() runs it once on
+/// scratch buffers before its first fork(), so that the memcpy()/memset() it calls are bound
+/// by the dynamic loader in the parent — with lazy binding, every child would otherwise
+/// resolve them again (process_launch.hpp, child_exit(), says what that costs).
+[[gnu::noinline]] void fill_title(const std::string& name, char (&comm)[16], char* area,
+                                  std::size_t area_size) noexcept {
   std::size_t n = std::min<std::size_t>(name.size(), 15);
   while (n > 0 && n < name.size() && (static_cast<unsigned char>(name[n]) & 0xC0) == 0x80) --n;
-  const std::string comm = name.substr(0, n);
-  ::prctl(PR_SET_NAME, comm.c_str(), 0, 0, 0);
-  if (g_argv_begin && g_argv_size > 0) {
-    const std::size_t len = std::min(name.size(), g_argv_size - 1);
-    std::memcpy(g_argv_begin, name.data(), len);
-    std::memset(g_argv_begin + len, 0, g_argv_size - len);
+  std::memcpy(comm, name.data(), n);
+  std::memset(comm + n, 0, sizeof comm - n);
+  if (area != nullptr && area_size > 0) {
+    const std::size_t len = std::min(name.size(), area_size - 1);
+    std::memcpy(area, name.data(), len);
+    std::memset(area + len, 0, area_size - len);
   }
 }
+
+/// Binds, in this process, what a fork child calls that the parent may never have called.
+void prebind_child_path() noexcept {
+  static std::atomic<bool> done{false};
+  if (done.load(std::memory_order_relaxed) || done.exchange(true, std::memory_order_relaxed))
+    return;
+  char comm[16];
+  char area[32];
+  fill_title(std::string(20, 'x'), comm, area, sizeof area);
+}
+
+}  // namespace
+
+namespace detail {
+
+void set_process_title(const std::string& name) {
+  char comm[16];
+  fill_title(name, comm, g_argv_begin, g_argv_size);
+  detail::child_prctl(PR_SET_NAME, reinterpret_cast<unsigned long>(comm));
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::report_exception;
+using detail::set_process_title;
 
 int decode_status(const siginfo_t& si) {
   if (si.si_code == CLD_EXITED) return si.si_status;
@@ -128,124 +163,13 @@ int decode_status(const siginfo_t& si) {
 
 }  // namespace
 
-// ---- internal helpers shared with spawn.cpp / forkserver.cpp (process_launch.hpp) -------------
+// ---- the module state (process_state.hpp) -----------------------------------------------------
 
 namespace detail {
 
-struct TokenFactory {
-  static StopToken make(std::atomic<std::uint32_t>* word) noexcept { return StopToken(word); }
-};
-
-void write_stderr(const std::string& text) {
-  std::fwrite(text.data(), 1, text.size(), stderr);
-  std::fflush(stderr);
-}
-
-/// Everything buffered goes out now: before fork() so the child cannot print it again,
-/// and before the child's _exit() so its output is not lost.
-void flush_all() noexcept {
-  try {
-    std::cout.flush();
-    std::cerr.flush();
-    std::clog.flush();
-  } catch (...) {
-  }
-  std::fflush(nullptr);
-}
-
-bool is_multithreaded() {
-  DIR* d = ::opendir("/proc/self/task");
-  if (!d) return false;
-  int threads = 0;
-  while (dirent* e = ::readdir(d))
-    if (e->d_name[0] != '.') ++threads;
-  ::closedir(d);
-  return threads > 1;
-}
+ModuleState g_mp;
 
 bool init_was_called() noexcept { return g_init_called.load(std::memory_order_acquire); }
-
-int bytes_to_memfd(const std::vector<std::byte>& bytes, const char* name) {
-  const int fd = static_cast<int>(::syscall(SYS_memfd_create, name, MFD_CLOEXEC));
-  if (fd < 0) throw RuntimeError(std::string("memfd_create failed: ") + std::strerror(errno));
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = errno;
-      ::close(fd);
-      throw RuntimeError(std::string("writing a memfd failed: ") + std::strerror(err));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  return fd;
-}
-
-namespace {
-[[noreturn]] void boot_fail(const std::string& what) {
-  write_stderr("tandem: cannot start the child process: " + what + "\n");
-  ::_exit(1);
-}
-}  // namespace
-
-void boot_worker(int payload_fd, int stop_fd, int expected_parent) noexcept {
-  // The boot message: read it whole, then let the memfd go.
-  std::vector<std::byte> bytes;
-  BootMessage msg;
-  try {
-    struct stat st {};
-    if (::fstat(payload_fd, &st) != 0) boot_fail("the boot message is missing");
-    bytes.resize(static_cast<std::size_t>(st.st_size));
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t n = ::pread(payload_fd, bytes.data() + done, bytes.size() - done,
-                                static_cast<off_t>(done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) boot_fail("the boot message cannot be read");
-      done += static_cast<std::size_t>(n);
-    }
-    ::close(payload_fd);
-    msg = tandem::deserialize<BootMessage>(bytes);
-  } catch (const std::exception& e) {
-    boot_fail(std::string("bad boot message: ") + e.what());
-  }
-  // The handshake: the task's offsets mean something only in the very same binary.
-  const shipping::BuildId& mine = shipping::build_id();
-  if (msg.build_id != mine.bytes() || msg.build_source != static_cast<std::uint8_t>(mine.source()))
-    boot_fail("the parent runs another build of this program (this one: " + mine.describe() +
-              ")");
-  void* page = ::mmap(nullptr, sizeof(ProcessShared), PROT_READ | PROT_WRITE, MAP_SHARED,
-                      stop_fd, 0);
-  if (page == MAP_FAILED) boot_fail(std::string("mmap of the stop page: ") + std::strerror(errno));
-  ::close(stop_fd);
-  auto* shared = std::launder(static_cast<ProcessShared*>(page));
-
-  // This process's module state, as child_main() sets it for fork.
-  g_self = nullptr;
-  g_identity = msg.identity;
-  g_counter.store(0, std::memory_order_relaxed);
-  g_current_name = msg.name;
-  g_daemon_process = msg.daemon;
-  g_warned_threads.store(false, std::memory_order_relaxed);
-  if (msg.daemon) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    const int parent = expected_parent != 0 ? expected_parent : msg.parent_pid;
-    if (static_cast<int>(::getppid()) != parent) ::raise(SIGKILL);
-  }
-  set_process_title(g_current_name);
-  int code = 0;
-  try {
-    const shipping::ResolvedTask r = shipping::resolve(msg.task, shipping::TaskKind::process);
-    reinterpret_cast<ProcessTrampoline>(r.trampoline)(r.function, msg.task.args,
-                                                      TokenFactory::make(&shared->stop));
-  } catch (...) {
-    report_exception(g_current_name, std::current_exception());
-    code = 1;
-  }
-  flush_all();
-  ::_exit(code);
-}
 
 }  // namespace detail
 
@@ -264,7 +188,7 @@ void init(int argc, char** argv) {
   detail::forkserver_start();             // while this process is still single-threaded
 }
 
-std::string current_process_name() { return g_current_name; }
+std::string current_process_name() { return g_mp.current_name; }
 
 bool sleep(duration d, StopToken token) {
   if (!(d.count() >= 0)) throw ValueError("sleep length must be non-negative");
@@ -289,37 +213,41 @@ Process::Process(ProcessOptions options) : Process(detail::TargetParts{}, std::m
 
 Process::Process(detail::TargetParts parts, ProcessOptions options)
     : creator_pid_(static_cast<int>(::getpid())),
-      identity_(g_identity),
+      identity_(g_mp.identity ? *g_mp.identity : std::vector<int>{}),
       daemon_(options.daemon),
       start_method_(options.start_method),
       target_(std::move(parts.target)),
       shipped_(std::move(parts.shipped)) {
-  identity_.push_back(g_counter.fetch_add(1, std::memory_order_relaxed) + 1);
+  identity_.push_back(g_mp.counter.fetch_add(1, std::memory_order_relaxed) + 1);
   name_ = options.name.empty() ? default_name(identity_) : std::move(options.name);
-  // fork: an fd-less anonymous page (shm.hpp says why); spawn/forkserver: a memfd, since the
-  // child must map the page from a descriptor.
-  if (start_method_ != StartMethod::fork) {
-    page_fd_ = static_cast<int>(::syscall(SYS_memfd_create, "tandem-stop", MFD_CLOEXEC));
-    if (page_fd_ < 0 || ::ftruncate(page_fd_, sizeof(detail::ProcessShared)) != 0) {
-      const int err = errno;
-      if (page_fd_ >= 0) ::close(page_fd_);
-      throw RuntimeError(std::string("memfd for the stop page: ") + std::strerror(err));
-    }
+  if (start_method_ == StartMethod::fork) {
+    // A word of this process's pool of anonymous shared pages (process_support.cpp): no fd,
+    // and no mmap/munmap of a page of its own per Process.
+    page_ = detail::acquire_stop_word();
+    return;
   }
-  void* p = ::mmap(nullptr, sizeof(detail::ProcessShared), PROT_READ | PROT_WRITE,
-                   page_fd_ >= 0 ? MAP_SHARED : MAP_SHARED | MAP_ANONYMOUS, page_fd_, 0);
-  if (p == MAP_FAILED) {
+  // spawn/forkserver: a memfd, since the child must map the page from a descriptor.
+  page_fd_ = static_cast<int>(::syscall(SYS_memfd_create, "tandem-stop", MFD_CLOEXEC));
+  if (page_fd_ < 0 || ::ftruncate(page_fd_, sizeof(detail::ProcessShared)) != 0) {
     const int err = errno;
     if (page_fd_ >= 0) ::close(page_fd_);
+    throw RuntimeError(std::string("memfd for the stop page: ") + std::strerror(err));
+  }
+  void* p = ::mmap(nullptr, sizeof(detail::ProcessShared), PROT_READ | PROT_WRITE, MAP_SHARED,
+                   page_fd_, 0);
+  if (p == MAP_FAILED) {
+    const int err = errno;
+    ::close(page_fd_);
     throw RuntimeError(std::string("mmap of the stop page failed: ") + std::strerror(err));
   }
   page_ = ::new (p) detail::ProcessShared();
 }
 
 Process::~Process() {
+  const bool creator = g_mp.self != this && in_creator();
   try {
     const std::uint32_t ph = phase_.load(std::memory_order_acquire);
-    if (g_self != this && in_creator() && ph == kRunning) {
+    if (creator && ph == kRunning) {
       if (!daemon_) {
         request_stop();
         join();
@@ -336,8 +264,12 @@ Process::~Process() {
   }
   if (pidfd_ >= 0) ::close(pidfd_);
   if (status_fd_ >= 0) ::close(status_fd_);
-  ::munmap(page_, sizeof(detail::ProcessShared));
-  if (page_fd_ >= 0) ::close(page_fd_);
+  if (page_fd_ >= 0) {
+    ::munmap(page_, sizeof(detail::ProcessShared));
+    ::close(page_fd_);
+  } else if (creator) {
+    detail::release_stop_word(page_);  // the child is reaped: nobody watches the word now
+  }
 }
 
 bool Process::in_creator() const { return static_cast<int>(::getpid()) == creator_pid_; }
@@ -352,7 +284,7 @@ void Process::start() {
     phase_.store(kNew, std::memory_order_release);  // a failed start() may be retried
     throw RuntimeError(message);
   };
-  if (g_daemon_process) fail("daemonic processes are not allowed to have children");
+  if (g_mp.daemon_process) fail("daemonic processes are not allowed to have children");
   if (start_method_ != StartMethod::fork) {
     try {
       start_shipped();
@@ -363,11 +295,11 @@ void Process::start() {
     return;
   }
   warn_if_multithreaded();
+  prebind_child_path();
   flush_all();
-  const int parent = static_cast<int>(::getpid());
   const pid_t pid = ::fork();
   if (pid < 0) fail(std::string("fork failed: ") + std::strerror(errno));
-  if (pid == 0) child_main(parent);
+  if (pid == 0) child_main(creator_pid_);  // in_creator() said getpid() == creator_pid_
   const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (fd < 0) {
     const int err = errno;
@@ -418,27 +350,27 @@ void Process::start_shipped() {
 
 void Process::child_main(int parent_pid) noexcept {
   // Only this thread exists here. Rebuild the module state for this process first.
-  g_self = this;
-  g_identity = identity_;
-  g_counter.store(0, std::memory_order_relaxed);
-  g_current_name = name_;  // not name(): its lock may have been held by a thread at fork()
-  g_daemon_process = daemon_;
-  g_warned_threads.store(false, std::memory_order_relaxed);
+  g_mp.self = this;
+  g_mp.identity = &identity_;  // this object lives until _exit(): no copy, no malloc here
+  g_mp.counter.store(0, std::memory_order_relaxed);
+  g_mp.current_name = name_;  // not name(): its lock may have been held by a thread at fork()
+  g_mp.daemon_process = daemon_;
+  g_mp.warned_threads.store(false, std::memory_order_relaxed);
   if (daemon_) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    detail::child_prctl(PR_SET_PDEATHSIG, SIGKILL);
     // The parent may have died between fork() and prctl(): then nobody will send the signal.
-    if (static_cast<int>(::getppid()) != parent_pid) ::raise(SIGKILL);
+    if (static_cast<int>(::syscall(SYS_getppid)) != parent_pid) ::raise(SIGKILL);
   }
-  set_process_title(g_current_name);
+  set_process_title(g_mp.current_name);
   int code = 0;
   try {
     run();
   } catch (...) {
-    report_exception(g_current_name, std::current_exception());
+    report_exception(g_mp.current_name, std::current_exception());
     code = 1;
   }
   flush_all();
-  ::_exit(code);
+  detail::child_exit(code);
 }
 
 void Process::run() {
@@ -468,6 +400,8 @@ bool Process::wait_exit(Deadline deadline) {
 }
 
 void Process::reap_now() {
+  // Blocks until the child has exited when called on a running one (untimed join()):
+  // waitid() without WNOHANG, or the server's report, is the wait itself.
   if (reaper_.exchange(1, std::memory_order_acq_rel) == 0) {
     if (status_fd_ >= 0) {
       // forkserver: the child is the server's; the server reports its exit code.
@@ -483,11 +417,16 @@ void Process::reap_now() {
       }
       exitcode_ = rc == 0 ? decode_status(si) : kUnknownStatus;
     }
-    phase_.store(kReaped, std::memory_order_release);
-    tandem::detail::futex_wake_all(phase_);
+    // seq_cst store, then load: pairs with the waiter's flag-then-check below, so either the
+    // waiter sees kReaped or we see its flag — and the common case pays no futex_wake.
+    phase_.store(kReaped, std::memory_order_seq_cst);
+    if (reap_waiters_.load(std::memory_order_seq_cst) != 0)
+      tandem::detail::futex_wake_all(phase_);
   } else {
-    // Another thread is inside a waitid() (or the server's report) that is about to return.
-    while (phase_.load(std::memory_order_acquire) != kReaped)
+    // Another thread is inside a waitid() (or the server's report); it returns once the
+    // child has exited.
+    reap_waiters_.store(1, std::memory_order_seq_cst);
+    while (phase_.load(std::memory_order_seq_cst) != kReaped)
       tandem::detail::futex_wait(phase_, kRunning);
   }
 }
@@ -503,7 +442,11 @@ bool Process::try_reap() {
 }
 
 void Process::join() {
-  join(duration(std::numeric_limits<double>::infinity()));
+  if (!in_creator()) throw RuntimeError("can only join a child process");
+  const std::uint32_t ph = phase_.load(std::memory_order_acquire);
+  if (ph < kRunning) throw RuntimeError("can only join a started process");
+  if (ph == kReaped) return;
+  reap_now();  // one blocking waitid(): no ppoll() first when there is no deadline
 }
 
 bool Process::join(duration timeout) {
@@ -511,13 +454,14 @@ bool Process::join(duration timeout) {
   const std::uint32_t ph = phase_.load(std::memory_order_acquire);
   if (ph < kRunning) throw RuntimeError("can only join a started process");
   if (ph == kReaped) return true;
-  if (!wait_exit(tandem::detail::clamped_deadline(timeout))) return false;
+  const Deadline deadline = tandem::detail::clamped_deadline(timeout);
+  if (!deadline.is_never() && !wait_exit(deadline)) return false;
   reap_now();
   return true;
 }
 
 bool Process::is_alive() {
-  if (g_self == this) return true;
+  if (g_mp.self == this) return true;
   if (!in_creator()) throw RuntimeError("can only test a child process");
   if (phase_.load(std::memory_order_acquire) < kRunning) return false;
   return !try_reap();
@@ -541,8 +485,8 @@ void Process::set_name(std::string name) {
   name_ = std::move(name);
   std::string copy = name_;
   name_mu_.unlock();
-  if (g_self == this) {
-    g_current_name = copy;
+  if (g_mp.self == this) {
+    g_mp.current_name = copy;
     set_process_title(copy);
   }
 }

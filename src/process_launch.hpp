@@ -56,6 +56,17 @@ void flush_all() noexcept;
 void write_stderr(const std::string& text);
 /// Python 3.12's warning, once per process, when this process has more than one thread.
 bool is_multithreaded();
+/// _exit(code) for a fork()ed child: the raw exit_group syscall. Why: a child calls _exit()
+/// and prctl() for the first time in its life, so with lazy binding (the default) each child
+/// resolved them again in the dynamic loader — a symbol lookup through every library's hash
+/// table, a dozen page faults on the loader's and the libraries' pages and a copy-on-write
+/// fault on the GOT, more than all of start()'s syscalls together. syscall() is bound once,
+/// by the parent's own calls. Under a sanitizer, ::_exit() (its interceptor reports and sets
+/// the exit code, e.g. TSan's 66).
+[[noreturn]] void child_exit(int code) noexcept;
+/// prctl(option, arg) as a raw syscall, for the same reason.
+int child_prctl(int option, unsigned long arg) noexcept;
+
 /// A memfd holding `bytes`, CLOEXEC. RuntimeError on failure.
 int bytes_to_memfd(const std::vector<std::byte>& bytes, const char* name);
 

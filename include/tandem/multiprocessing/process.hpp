@@ -370,6 +370,7 @@ class Process {
   // whoever swaps reaper_ 0 → 1 after seeing the pidfd readable.
   std::atomic<std::uint32_t> phase_{0};
   std::atomic<std::uint32_t> reaper_{0};
+  std::atomic<std::uint32_t> reap_waiters_{0};  // 1 once a thread sleeps on phase_ for the reaper
   std::atomic<int> pid_{0};  // atomic: pid() may race with start() in another thread
   int pidfd_ = -1;
   int exitcode_ = 0;  // valid once phase_ == kReaped
@@ -382,8 +383,9 @@ class Process {
   std::unique_ptr<detail::ProcessTargetBase> target_;
   std::optional<shipping::Task> shipped_;  // spawn/forkserver: the target as a Task
   int status_fd_ = -1;  // forkserver: the socket the server reports the exit status on
-  // The stop page: anonymous shared memory for fork; a memfd (page_fd_) for spawn and
-  // forkserver, whose children map it from the fd they are sent.
+  // The stop word: for fork, a word of a pool of anonymous shared pages (1024 words a page,
+  // src/process_support.cpp); for spawn and forkserver, a memfd page (page_fd_), which the
+  // child maps from the fd it is sent.
   detail::ProcessShared* page_ = nullptr;
   int page_fd_ = -1;
 };
