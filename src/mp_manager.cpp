@@ -220,6 +220,31 @@ const char* kind_name(ManagedKind k) noexcept {
   return "unknown kind";
 }
 
+ManagerLink::ManagerLink(ManagerKey key, SharedRegion control) noexcept
+    : key_(key), control_(std::move(control)) {
+  const pid_t server = control_.at<ManagerControl>()->server_pid.load(std::memory_order_acquire);
+  // The server just answered this process (attach) or was just forked (the owner), so the
+  // pid names it; a pidfd then stays bound to that process whatever happens to the pid.
+  if (server > 0) pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, server, 0));
+}
+
+ManagerLink::~ManagerLink() {
+  if (pidfd_ >= 0) ::close(pidfd_);
+}
+
+bool ManagerLink::server_alive() const noexcept {
+  if (pidfd_ < 0) return true;
+  pollfd p{pidfd_, POLLIN, 0};
+  // A pidfd polls readable once its process has exited (a zombie included).
+  return ::poll(&p, 1, 0) <= 0 || (p.revents & (POLLIN | POLLHUP | POLLERR)) == 0;
+}
+
+void throw_server_died(ManagedKind kind) {
+  throw RuntimeError(std::string("tandem::mp::Manager: the manager's server process died; a "
+                                 "blocked call on its ") +
+                     kind_name(kind) + " was woken (the object can no longer be relied on)");
+}
+
 const std::atomic<std::uint32_t>& empty_state() noexcept {
   static const std::atomic<std::uint32_t> s{kHandleEmpty};
   return s;
@@ -375,6 +400,7 @@ Manager::Manager() : s_(std::make_unique<detail::ManagerState>()) {
   }
   s.ctl = ctl[0];
   s.server = pid;
+  control.at<detail::ManagerControl>()->server_pid.store(pid, std::memory_order_release);
   s.pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));  // -1: plain waitpid
   s.owner = ::getpid();
   s.running = true;

@@ -483,8 +483,9 @@ TEST_F(Manager, EachProcessAttachesOnce) {
       if (&b.value() != &a.value()) return 1;
     }
     const int fds2 = mptest::count_fds();
-    // First attach: the object's fd and the control page's fd; later ones: nothing.
-    return (fds1 - fds0 == 2 && fds2 == fds1) ? 0 : 2;
+    // First attach: the object's fd, the control page's fd and a pidfd on the server (to
+    // wake blocked calls if it dies); later ones: nothing.
+    return (fds1 - fds0 == 3 && fds2 == fds1) ? 0 : 2;
   });
   p.close_read();
   mp::Manager m;

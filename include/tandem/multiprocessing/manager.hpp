@@ -48,12 +48,23 @@
 //    raise it too. Decoding a handle after shutdown, or after the server was killed, raises
 //    RuntimeError ("cannot reach the manager's server process"), within 10 s at most (socket
 //    timeouts) — never a hang. Releasing calls (release/unlock) still work after shutdown, so
-//    a lock_guard never throws from its destructor; an Event/Lock wait already asleep at
-//    shutdown is not woken (use a timeout if the manager may go away under it).
+//    a lock_guard never throws from its destructor.
+//  * Blocked calls never outlive the manager. A thread asleep in a proxy's blocking call —
+//    Lock/RLock/Semaphore/Condition acquire(), Event/Condition wait(), wait_for(), Queue
+//    get()/put()/join()/range-for, with or without a timeout — when the manager shuts down
+//    or its server process dies wakes and raises RuntimeError: "... the manager was shut
+//    down ..." or "... the manager's server process died ...". Queues wake at once on
+//    shutdown (their ring is shut down); the other waits sleep in slices of kManagerRecheck
+//    (100 ms) and look at the manager between slices (the state word; a poll of a pidfd on
+//    the server), so they wake within ~100 ms — a bounded re-check, not a spin: ~10 wake-ups
+//    a second per sleeping waiter. A call that need not sleep (a free lock, a set event, a
+//    queued item) still succeeds after the server's death; only waiting on it raises.
+//    Exception: BarrierProxy::wait() wakes on shutdown (BrokenBarrierError) but not on the
+//    server's death (see manager_sync.hpp).
 //  * Crash safety: that of the underlying objects (robust locks: a holder's death is recovered
 //    by the next acquirer with owner_died(); a producer killed mid-put leaves the queue
 //    intact). If the server is killed, proxies already attached keep working (the memory is
-//    theirs); new attaches and new objects fail with RuntimeError. If the owner dies, the
+//    theirs) but can no longer sleep (above); new attaches and new objects fail with RuntimeError. If the owner dies, the
 //    server sees EOF on its private socket and exits (no leaked process; it does not depend on
 //    the creating thread living on, unlike PR_SET_PDEATHSIG) — unless children forked by the
 //    owner after Manager() still hold that socket, in which case it exits with the last one.
@@ -64,7 +75,9 @@
 // Cost: Manager() = one fork (~0.3 ms) + sockets; each object costs one memfd + mapping in the
 //  owner and a dup in the server; the first decode of a handle in a process costs one
 //  connect/SCM_RIGHTS/mmap round trip (tens of µs); later decodes a map lookup under a lock; a
-//  proxy call one relaxed load more than the mp:: object's.
+//  proxy call one relaxed load more than the mp:: object's. Each process attached to a
+//  manager holds two fds for it (the control page and a pidfd on the server), plus one per
+//  object. A blocked proxy call wakes every 100 ms (a futex time-out and a poll(2)).
 // Further differences from Python
 //  * Objects can be made only in the process that created the Manager (RuntimeError
 //    elsewhere); any process can use them. The Manager itself is not serializable.

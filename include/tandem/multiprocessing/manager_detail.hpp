@@ -5,6 +5,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -51,24 +52,39 @@ struct ObjectRef {
 };
 
 /// The page every process attached to a manager maps: `state` is 0 while the manager runs,
-/// 1 once it was shut down (every proxy call then raises RuntimeError).
+/// 1 once it was shut down (every proxy call then raises RuntimeError); `server_pid` is the
+/// server's pid (written by the owner before any handle exists), which each process watches
+/// through a pidfd so that blocked proxy calls notice the server's death.
 struct ManagerControl {
   std::atomic<std::uint32_t> state{0};
+  std::atomic<std::int32_t> server_pid{0};
 };
+
+/// How often a proxy call blocked on a managed object re-checks that the manager still runs
+/// (not shut down, server alive): the longest it can stay asleep after either event.
+inline constexpr std::chrono::milliseconds kManagerRecheck{100};
 inline constexpr std::uint32_t kManagerRunning = 0, kManagerShut = 1, kHandleEmpty = 2;
 
 /// A process's link to one manager: the mapped control page.
 class ManagerLink {
  public:
-  ManagerLink(ManagerKey key, SharedRegion control) noexcept
-      : key_(key), control_(std::move(control)) {}
+  /// Opens a pidfd on the server named by the control page (-1 when that fails: the server
+  /// is then taken to be alive, as before pidfds existed).
+  ManagerLink(ManagerKey key, SharedRegion control) noexcept;
+  ~ManagerLink();
+  ManagerLink(const ManagerLink&) = delete;
+  ManagerLink& operator=(const ManagerLink&) = delete;
   const ManagerKey& key() const noexcept { return key_; }
   ManagerControl& control() const noexcept { return *control_.at<ManagerControl>(); }
   int control_fd() const noexcept { return control_.fd(); }
+  /// False once the server process has exited (killed, or after shutdown): one poll(2) of
+  /// the pidfd, no waiting. Called by blocked proxy calls every kManagerRecheck.
+  bool server_alive() const noexcept;
 
  private:
   ManagerKey key_;
   SharedRegion control_;
+  int pidfd_ = -1;
 };
 
 /// A mapped object in this process; subclasses hold the typed view (a Lock on the region's
@@ -104,6 +120,8 @@ const std::atomic<std::uint32_t>& empty_state() noexcept;
 
 /// Throws the RuntimeError for a proxy whose state word is not kManagerRunning.
 [[noreturn]] void throw_proxy_state(std::uint32_t state, ManagedKind kind);
+/// Throws RuntimeError("... the manager's server process died ...") for a blocked call.
+[[noreturn]] void throw_server_died(ManagedKind kind);
 
 /// Checks the fixed part of a handle read from the wire; DecodeError on mismatch.
 void check_ref(const ObjectRef& ref, std::uint32_t magic, std::uint8_t version,

@@ -8,6 +8,8 @@
 // secret and the object's id, kind and type tag (detail::ObjectRef); load() attaches (see
 // manager_detail.hpp). Operations run directly on the shared memory — no round trip to the
 // server — after one relaxed load of the manager's state word (RuntimeError once shut down).
+// Blocking calls (acquire, wait) sleep in slices of kManagerRecheck (wait_sliced): between
+// slices they raise RuntimeError once the manager was shut down or its server process died.
 // Releasing calls (release, unlock of locks and semaphores) skip that check, so that a
 // lock_guard never throws from its destructor.
 #pragma once
@@ -16,6 +18,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -68,6 +71,24 @@ class ProxyBase {
     if (s != kManagerRunning) [[unlikely]]
       throw_proxy_state(s, kind);
   }
+  /// A blocking call on the managed object, cut into slices of at most kManagerRecheck:
+  /// `attempt(slice)` runs the object's own timed call (true: done). Between slices it
+  /// raises what a call on a shut-down manager raises, or throw_server_died() once the
+  /// server process has exited, so no caller sleeps forever on a manager that went away.
+  /// Returns false when `deadline` passed. An attempt that succeeds at once never looks at
+  /// the manager (a free lock is taken even if the server is gone).
+  template <class Attempt>
+  bool wait_sliced(ManagedKind kind, tandem::detail::Deadline deadline, Attempt&& attempt) const {
+    for (;;) {
+      duration slice = kManagerRecheck;
+      if (!deadline.is_never()) slice = std::min(slice, deadline.remaining());
+      if (attempt(slice)) return true;
+      if (!deadline.is_never() && deadline.expired()) return false;
+      check(kind);
+      if (!link_->server_alive()) throw_server_died(kind);
+    }
+  }
+
   /// Reads a reference and attaches it; afterwards obj_ is the object (null when the
   /// handle was empty). DecodeError / RuntimeError as detail::attach.
   void load_ref(InArchive& ar, ManagedKind kind, std::uint64_t tag,
@@ -171,9 +192,19 @@ class LockProxyBase : public ProxyBase {
  public:
   static constexpr ManagedKind kind = K;
 
-  bool acquire(bool blocking = true) { return get().acquire(blocking); }
+  /// Blocking: woken by the manager's shutdown or its server's death (RuntimeError).
+  bool acquire(bool blocking = true) {
+    auto& l = get();
+    if (!blocking) return l.acquire(false);
+    return wait_sliced(K, tandem::detail::Deadline::never(),
+                       [&](duration slice) { return l.acquire(slice); });
+  }
   /// Waits at most `timeout` (negative counts as 0); false when it expired.
-  bool acquire(duration timeout) { return get().acquire(timeout); }
+  bool acquire(duration timeout) {
+    auto& l = get();
+    return wait_sliced(K, tandem::detail::clamped_deadline(timeout),
+                       [&](duration slice) { return l.acquire(slice); });
+  }
   /// Works also after the manager shut down (a guard's destructor must not throw).
   void release() { raw().release(); }
   bool locked() const { return get().locked(); }
@@ -247,8 +278,14 @@ class EventProxy : public detail::ProxyBase {
   bool is_set() const { return get().is_set(); }
   void set() { get().set(); }
   void clear() { get().clear(); }
-  bool wait() { return get().wait(); }
-  bool wait(duration timeout) { return get().wait(timeout); }
+  /// Woken by the manager's shutdown or its server's death (RuntimeError), see manager.hpp.
+  bool wait() { return wait(duration(std::numeric_limits<double>::infinity())); }
+  bool wait(duration timeout) {
+    tandem::Event& e = get();
+    if (e.is_set()) return true;
+    return wait_sliced(kind, tandem::detail::clamped_deadline(timeout),
+                       [&](duration slice) { return e.wait(slice); });
+  }
 
   void load(InArchive& ar) {
     load_ref(ar, kind, 0, &detail::min_bytes_of<tandem::Event>, &Obj::make);
@@ -273,8 +310,18 @@ class SemaphoreProxyBase : public ProxyBase {
  public:
   static constexpr ManagedKind kind = K;
 
-  bool acquire(bool blocking = true) { return get().acquire(blocking); }
-  bool acquire(duration timeout) { return get().acquire(timeout); }
+  /// Blocking: woken by the manager's shutdown or its server's death (RuntimeError).
+  bool acquire(bool blocking = true) {
+    tandem::Semaphore& sem = get();
+    if (!blocking) return sem.acquire(false);
+    return wait_sliced(K, tandem::detail::Deadline::never(),
+                       [&](duration slice) { return sem.acquire(slice); });
+  }
+  bool acquire(duration timeout) {
+    tandem::Semaphore& sem = get();
+    return wait_sliced(K, tandem::detail::clamped_deadline(timeout),
+                       [&](duration slice) { return sem.acquire(slice); });
+  }
   /// Works also after the manager shut down (a guard's destructor must not throw).
   void release(std::int64_t n = 1) {
     if (!obj_) throw_proxy_state(kHandleEmpty, K);

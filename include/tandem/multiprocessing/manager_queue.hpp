@@ -5,7 +5,10 @@
 //
 // Both proxies have task_done()/join(), as Python's Manager().Queue() (a proxy of
 // queue.Queue) has. Once the manager is shut down every call raises RuntimeError, and calls
-// blocked at that moment wake (the owner shuts the ring down immediately) and raise it too.
+// blocked at that moment (put, get, join, the range-for) wake at once (the owner shuts the
+// ring down immediately) and raise it too. Those blocked when the manager's server process
+// dies wake within kManagerRecheck (100 ms) and raise RuntimeError ("... server process
+// died ..."); calls that need not sleep keep working on the shared ring.
 #pragma once
 
 #include <chrono>
@@ -84,10 +87,10 @@ class BasicQueueProxy : public ProxyBase {
   std::size_t maxsize() const { return core().maxsize(); }
 
   void task_done() { core().task_done(); }
-  void join() { core().join(Deadline::never()); }
+  void join() { join_until(Deadline::never()); }
   template <class Rep, class Period>
   bool join(std::chrono::duration<Rep, Period> timeout) {
-    return core().join(mp_deadline(timeout));
+    return join_until(mp_deadline(timeout));
   }
   std::size_t unfinished_tasks() const { return core().unfinished_tasks(); }
 
@@ -137,14 +140,38 @@ class BasicQueueProxy : public ProxyBase {
     throw ShutDown();
   }
 
+  // Blocking calls go through wait_sliced (manager_proxy.hpp): the manager's shutdown wakes
+  // them at once (the owner shuts the ring down), its server's death within kManagerRecheck.
+  static Deadline slice_deadline(duration slice) noexcept { return Deadline::after(slice); }
+
   void put_impl(const T& item, Deadline deadline, bool block) {
     QueueCore& c = core();
     const std::size_t n = serialized_size(item);
+    auto write = [&](std::span<std::byte> dst) { serialize_to(dst, item); };
     try {
-      c.put(n, [&](std::span<std::byte> dst) { serialize_to(dst, item); }, deadline, block);
+      if (!block) {
+        c.put(n, write, deadline, false);
+        return;
+      }
+      const bool put = wait_sliced(K, deadline, [&](duration slice) {
+        try {
+          c.put(n, write, slice_deadline(slice), true);
+          return true;
+        } catch (const Full&) {
+          return false;
+        }
+      });
+      if (!put) throw Full();
     } catch (const ShutDown&) {
       rethrow_shutdown();
     }
+  }
+  bool join_until(Deadline deadline) {
+    QueueCore& c = core();
+    const bool done =
+        wait_sliced(K, deadline, [&](duration slice) { return c.join(slice_deadline(slice)); });
+    check(K);  // an immediate shutdown (the manager's) discards the tasks: not a success
+    return done;
   }
   T take(Deadline deadline, bool block) {
     std::optional<T> out;
@@ -164,17 +191,23 @@ class BasicQueueProxy : public ProxyBase {
     return got == QueueCore::Got::item;
   }
   QueueCore::Got pop_status(std::optional<T>& out, Deadline deadline, bool block) {
-    return core().get(
-        [&](std::span<const std::byte> bytes) {
-          out.emplace();
-          try {
-            deserialize_into(bytes, *out);
-          } catch (...) {
-            out.reset();
-            throw;
-          }
-        },
-        deadline, block);
+    QueueCore& c = core();
+    auto read = [&](std::span<const std::byte> bytes) {
+      out.emplace();
+      try {
+        deserialize_into(bytes, *out);
+      } catch (...) {
+        out.reset();
+        throw;
+      }
+    };
+    if (!block) return c.get(read, deadline, false);
+    QueueCore::Got got = QueueCore::Got::empty;
+    wait_sliced(K, deadline, [&](duration slice) {
+      got = c.get(read, slice_deadline(slice), true);
+      return got != QueueCore::Got::empty;
+    });
+    return got;
   }
 };
 

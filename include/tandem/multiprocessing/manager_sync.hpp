@@ -19,9 +19,14 @@
 //  callable cannot travel with the handle).
 // Shutdown: every call raises RuntimeError once the manager was shut down, except release()
 //  (a lock_guard's destructor must not throw). Processes blocked in BarrierProxy::wait() at
-//  shutdown wake with BrokenBarrierError (the owner aborts the barrier); a ConditionProxy
-//  wait() asleep at shutdown is not woken (notify needs the lock): use a timeout if the
-//  manager may go away under it.
+//  shutdown wake with BrokenBarrierError (the owner aborts the barrier). A ConditionProxy
+//  acquire() or wait() asleep when the manager shuts down, or when its server process dies,
+//  wakes within kManagerRecheck (100 ms) and raises RuntimeError — from wait() with the lock
+//  held again, so a lock_guard/unique_lock around it releases it as usual. The price: a
+//  wait() longer than 100 ms re-joins the waiters' FIFO at its tail every 100 ms (no notify
+//  is lost: the slices re-wait under the lock), and a sleeping waiter costs ~10 futex
+//  time-outs and pidfd polls a second. A BarrierProxy::wait() is not woken by the server's
+//  death (a timed-out slice would break the barrier): give the Barrier a timeout.
 // Memory ordering: that of the mp:: objects (everything under the Condition's lock; what a
 //  party wrote before Barrier::wait() is visible to every party after theirs returns).
 #pragma once
@@ -86,9 +91,19 @@ class ConditionProxy : public detail::ProxyBase {
   static constexpr detail::ManagedKind kind = detail::ManagedKind::condition;
   ConditionProxy() noexcept = default;
 
-  bool acquire(bool blocking = true) { return get().acquire(blocking); }
+  /// Blocking: woken by the manager's shutdown or its server's death (RuntimeError).
+  bool acquire(bool blocking = true) {
+    mp::Condition& c = get();
+    if (!blocking) return c.acquire(false);
+    return wait_sliced(kind, tandem::detail::Deadline::never(),
+                       [&](duration slice) { return c.acquire(slice); });
+  }
   /// Waits at most `timeout` (negative counts as 0); false when it expired.
-  bool acquire(duration timeout) { return get().acquire(timeout); }
+  bool acquire(duration timeout) {
+    mp::Condition& c = get();
+    return wait_sliced(kind, tandem::detail::clamped_deadline(timeout),
+                       [&](duration slice) { return c.acquire(slice); });
+  }
   /// Works also after the manager shut down (a guard's destructor must not throw).
   void release() {
     if (!obj_) detail::throw_proxy_state(detail::kHandleEmpty, kind);
@@ -104,16 +119,31 @@ class ConditionProxy : public detail::ProxyBase {
 
   /// Releases the lock, sleeps until notified, re-acquires it. RuntimeError("cannot wait on
   /// un-acquired lock") when the caller does not hold the lock.
-  bool wait() { return get().wait(); }
+  /// Woken by the manager's shutdown or its server's death: RuntimeError, raised with the
+  /// lock re-acquired (as every exit from wait()); see "Shutdown" above.
+  bool wait() { return wait_until(tandem::detail::Deadline::never()); }
   /// As wait(), for at most `timeout`: false when it expired.
-  bool wait(duration timeout) { return get().wait(timeout); }
+  bool wait(duration timeout) { return wait_until(tandem::detail::clamped_deadline(timeout)); }
   template <class Pred>
   bool wait_for(Pred pred) {
-    return get().wait_for(std::move(pred));
+    bool result = static_cast<bool>(pred());
+    while (!result) {
+      wait();
+      result = static_cast<bool>(pred());
+    }
+    return result;
   }
+  /// As wait_for(pred), with one deadline for the whole call; returns pred()'s last value.
   template <class Pred>
   bool wait_for(Pred pred, duration timeout) {
-    return get().wait_for(std::move(pred), timeout);
+    const auto deadline = tandem::detail::clamped_deadline(timeout);
+    bool result = static_cast<bool>(pred());
+    for (bool first = true; !result; first = false) {
+      if (!first && deadline.expired()) break;
+      wait_until(deadline);
+      result = static_cast<bool>(pred());
+    }
+    return result;
   }
   /// Wakes the n longest waiters, in any process. RuntimeError("cannot notify on un-acquired
   /// lock") when the caller does not hold the lock.
@@ -131,6 +161,13 @@ class ConditionProxy : public detail::ProxyBase {
   mp::Condition& get() const {
     check(kind);
     return object<Obj>()->cond;
+  }
+  // Slices re-wait while holding the lock between them, so no notify() (which needs the
+  // lock) can fall between two slices: none is lost. The cost: a waiter that sleeps longer
+  // than kManagerRecheck re-joins the FIFO at its tail once per slice.
+  bool wait_until(tandem::detail::Deadline deadline) {
+    mp::Condition& c = get();
+    return wait_sliced(kind, deadline, [&](duration slice) { return c.wait(slice); });
   }
 };
 
