@@ -13,11 +13,11 @@
 #include "tandem/errors.hpp"
 #include "tandem/multiprocessing.hpp"
 #include "tandem/process_pool.hpp"
+#include "process_pool/pool_test_support.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-using tandem::mp::StartMethod;
 
 int add(int a, int b) { return a + b; }
 int my_pid() { return static_cast<int>(getpid()); }
@@ -37,15 +37,7 @@ void init_set() { g_init = 42; }
 int read_init() { return g_init; }
 void init_throw() { throw std::runtime_error("initializer says no"); }
 
-class StartMethods : public ::testing::TestWithParam<StartMethod> {
- protected:
-  tandem::ProcessPoolOptions opts(std::size_t n) {
-    tandem::ProcessPoolOptions o;
-    o.max_workers = n;
-    o.start_method = GetParam();
-    return o;
-  }
-};
+class StartMethods : public tandem_test::PoolByStartMethod {};
 
 // executor.py: test_submit
 TEST_P(StartMethods, Submit) {
@@ -226,21 +218,9 @@ TEST_P(StartMethods, TerminateWorkers) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(All, StartMethods,
-                         ::testing::Values(StartMethod::fork, StartMethod::forkserver,
-                                           StartMethod::spawn),
-                         [](const auto& info) {
-                           switch (info.param) {
-                             case StartMethod::fork: return std::string("fork");
-                             case StartMethod::forkserver: return std::string("forkserver");
-                             default: return std::string("spawn");
-                           }
-                         });
+INSTANTIATE_TEST_SUITE_P(All, StartMethods, tandem_test::all_start_methods(),
+                         tandem_test::start_method_name);
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  tandem::mp::init(argc, argv);  // first: a spawned worker is taken over here
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
-}
+int main(int argc, char** argv) { return tandem_test::run_pool_tests(argc, argv); }

@@ -19,11 +19,11 @@
 #include "tandem/errors.hpp"
 #include "tandem/multiprocessing.hpp"
 #include "tandem/process_pool.hpp"
+#include "process_pool/pool_test_support.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-using tandem::mp::StartMethod;
 
 int add(int a, int b) { return a + b; }
 int my_pid() { return static_cast<int>(getpid()); }
@@ -67,15 +67,7 @@ int pid_after_kill(tandem::ProcessPoolExecutor& ex) {
   }
 }
 
-class Spare : public ::testing::TestWithParam<StartMethod> {
- protected:
-  tandem::ProcessPoolOptions opts(std::size_t n) {
-    tandem::ProcessPoolOptions o;
-    o.max_workers = n;
-    o.start_method = GetParam();
-    return o;
-  }
-};
+class Spare : public tandem_test::PoolByStartMethod {};
 
 // A worker's death: the spare takes its place (the task after the kill runs in the spare's
 // process), and a fresh spare appears.
@@ -221,21 +213,9 @@ TEST_P(Spare, BurstOfDeaths) {
   EXPECT_EQ(open_fds(), fds);
 }
 
-INSTANTIATE_TEST_SUITE_P(All, Spare,
-                         ::testing::Values(StartMethod::fork, StartMethod::forkserver,
-                                           StartMethod::spawn),
-                         [](const auto& info) {
-                           switch (info.param) {
-                             case StartMethod::fork: return std::string("fork");
-                             case StartMethod::forkserver: return std::string("forkserver");
-                             default: return std::string("spawn");
-                           }
-                         });
+INSTANTIATE_TEST_SUITE_P(All, Spare, tandem_test::all_start_methods(),
+                         tandem_test::start_method_name);
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  tandem::mp::init(argc, argv);  // first: a spawned worker is taken over here
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
-}
+int main(int argc, char** argv) { return tandem_test::run_pool_tests(argc, argv); }

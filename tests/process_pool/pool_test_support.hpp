@@ -1,0 +1,46 @@
+// Shared by the process pool tests: a fixture parameterised by the start method, the
+// instantiation over fork, forkserver and spawn with readable test names, and main()'s body.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tandem/multiprocessing.hpp"
+#include "tandem/process_pool.hpp"
+
+namespace tandem_test {
+
+class PoolByStartMethod : public ::testing::TestWithParam<tandem::mp::StartMethod> {
+ protected:
+  tandem::ProcessPoolOptions opts(std::size_t n) {
+    tandem::ProcessPoolOptions o;
+    o.max_workers = n;
+    o.start_method = GetParam();
+    return o;
+  }
+};
+
+inline auto all_start_methods() {
+  using tandem::mp::StartMethod;
+  return ::testing::Values(StartMethod::fork, StartMethod::forkserver, StartMethod::spawn);
+}
+
+inline std::string start_method_name(
+    const ::testing::TestParamInfo<tandem::mp::StartMethod>& info) {
+  switch (info.param) {
+    case tandem::mp::StartMethod::fork: return "fork";
+    case tandem::mp::StartMethod::forkserver: return "forkserver";
+    default: return "spawn";
+  }
+}
+
+/// The body of main(): mp::init(argc, argv) first, so that a spawned worker is taken over
+/// there (and the fork server starts while the process is single-threaded).
+inline int run_pool_tests(int argc, char** argv) {
+  tandem::mp::init(argc, argv);
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
+
+}  // namespace tandem_test
