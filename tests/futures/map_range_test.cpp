@@ -16,6 +16,7 @@
 #include <tuple>
 #include <vector>
 
+#include "map_test_ranges.hpp"
 #include "tandem/futures.hpp"
 #include "tandem/futures/map_range.hpp"
 
@@ -26,21 +27,7 @@ using tandem::detail::MapChunk;
 
 namespace {
 
-// A counting range [from, to) (to < 0: endless); not std::views::iota (clang 14 + libstdc++ 12).
-struct Count {
-  struct It {
-    int v;
-    int operator*() const { return v; }
-    It& operator++() {
-      ++v;
-      return *this;
-    }
-    bool operator==(const It&) const = default;
-  };
-  int from = 0, to = -1;
-  It begin() const { return It{from}; }
-  It end() const { return It{to}; }
-};
+using tandem_test::Count;
 
 using Item = std::tuple<int>;
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tandem/futures.hpp"
+#include "map_test_ranges.hpp"
 
 using namespace std::chrono_literals;
 using tandem::Future;
@@ -31,22 +32,7 @@ struct Gate {
   }
   void wait() { flag.wait(false); }
 };
-// A counting range [from, to) (to < 0: endless). Not std::views::iota: clang 14 cannot use
-// libstdc++ 12's ranges, and map() takes any begin()/end() range.
-struct Count {
-  struct It {
-    int v;
-    int operator*() const { return v; }
-    It& operator++() {
-      ++v;
-      return *this;
-    }
-    bool operator==(const It&) const = default;
-  };
-  int from = 0, to = -1;
-  It begin() const { return It{from}; }
-  It end() const { return It{to}; }
-};
+using tandem_test::Count;
 std::string thread_name() {
   char buf[32] = {};
   pthread_getname_np(pthread_self(), buf, sizeof buf);

@@ -36,7 +36,7 @@
 //    what the constructor had already submitted.
 //  * Results may be move-only: *it is an R& to the current value, moved out of its chunk;
 //    ++ destroys it.
-//  * Single pass, one iterator; the MapRange may be moved before begin() (its input state is
+//  * Single pass (begin(), end(), an input iterator: detail::PullRange, pull_range.hpp); the MapRange may be moved before begin() (its input state is
 //    on the heap, so iterators into a range it owns stay valid), not after: the iterator
 //    points at it. Not thread-safe: one consumer thread. The executor must outlive it.
 // Waiting is Future's: wait_done_helping, so a map iterated inside a ThreadPoolExecutor task
@@ -62,6 +62,7 @@
 #include "tandem/detail/timeout.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/futures/future.hpp"
+#include "tandem/futures/pull_range.hpp"
 
 namespace tandem {
 
@@ -183,7 +184,8 @@ auto call_with_map_options(Impl&& impl, Args&&... args) {
 }  // namespace detail
 
 template <class R, class Item, class Submit, class... Rs>
-class MapRange {
+class MapRange : public detail::PullRange<MapRange<R, Item, Submit, Rs...>, R> {
+  friend detail::PullRange<MapRange, R>;
   using Chunk = detail::MapChunk<R>;
   static_assert(std::is_same_v<std::invoke_result_t<Submit&, std::vector<Item>>, Future<Chunk>>,
                 "Submit must be callable as Future<detail::MapChunk<R>>(std::vector<Item>)");
@@ -207,33 +209,6 @@ class MapRange {
   }
   MapRange(MapRange&&) noexcept = default;
   ~MapRange() { cancel_rest(); }
-
-  class iterator {
-   public:
-    using value_type = R;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    explicit iterator(MapRange* m) : m_(m) {}
-    R& operator*() const { return *m_->current_; }
-    iterator& operator++() {
-      m_->advance();
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    friend bool operator==(const iterator& it, std::default_sentinel_t) {
-      return it.m_->exhausted();
-    }
-
-   private:
-    MapRange* m_ = nullptr;
-  };
-  /// Starts the iteration: waits for the first result (may throw, like Python's first next()).
-  iterator begin() {
-    advance();
-    return iterator(this);
-  }
-  std::default_sentinel_t end() const noexcept { return {}; }
-  bool exhausted() const noexcept { return !current_; }
 
  private:
   // Reads up to chunksize items and submits them; false once the input is used up.

@@ -20,6 +20,7 @@
 //    one deadline fixed at the call (TimeoutError from the iterator). An exception from fn
 //    is rethrown at its position and ends the iteration; remaining tasks are cancelled, as
 //    when the range is destroyed early. A lazy map needs the executor alive while iterated.
+//    (The range is MapRange, map_range.hpp, shared with the process and MPI pools.)
 //  * shutdown(wait = true, cancel_futures = false) as Python; callable repeatedly, and
 //    every shutdown(true) waits for every worker (also one racing another). The destructor
 //    is shutdown(true) — Python's `with` block.

@@ -37,6 +37,7 @@
 #include "tandem/detail/futex_mutex.hpp"
 #include "tandem/detail/timeout.hpp"
 #include "tandem/futures/future.hpp"
+#include "tandem/futures/pull_range.hpp"
 
 namespace tandem {
 
@@ -162,7 +163,9 @@ DoneAndNotDone<T> wait(const std::vector<Future<T>>& fs, duration timeout,
 
 /// The range returned by as_completed(). Single pass; move-only.
 template <class T>
-class AsCompleted {
+class AsCompleted : public detail::PullRange<AsCompleted<T>, Future<T>> {
+  friend detail::PullRange<AsCompleted, Future<T>>;
+
  public:
   AsCompleted(std::vector<Future<T>> fs, detail::Deadline deadline)
       : deadline_(deadline), waiter_(std::make_shared<detail::CompletionWaiter>()) {
@@ -192,35 +195,6 @@ class AsCompleted {
   }
 
   std::size_t size() const noexcept { return total_; }
-
-  class iterator {
-   public:
-    using value_type = Future<T>;
-    using difference_type = std::ptrdiff_t;
-    using iterator_category = std::input_iterator_tag;
-    iterator() = default;
-    explicit iterator(AsCompleted* r) : r_(r) {}
-    Future<T>& operator*() const { return *r_->current_; }
-    Future<T>* operator->() const { return &*r_->current_; }
-    iterator& operator++() {
-      r_->advance();
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    friend bool operator==(const iterator& it, std::default_sentinel_t) {
-      return it.r_->exhausted();
-    }
-
-   private:
-    AsCompleted* r_ = nullptr;
-  };
-  /// Starts the iteration (may throw TimeoutError, like Python's first next()).
-  iterator begin() {
-    advance();
-    return iterator(this);
-  }
-  std::default_sentinel_t end() const noexcept { return {}; }
-  bool exhausted() const noexcept { return !current_; }
 
  private:
   struct Pending {
