@@ -3,6 +3,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <ctime>
+#include <pthread.h>
+#include <random>
 #include <latch>
 #include <thread>
 #include <vector>
@@ -15,6 +18,7 @@ using steady = std::chrono::steady_clock;
 namespace tandem::detail {
 struct SyncTestPeer {
   static std::uint32_t waiters(const Event& e) { return e.waiters_.load(); }
+  static bool spinning_off(const Event& e) { return e.spin_.spinning_off(); }
 };
 }  // namespace tandem::detail
 
@@ -230,4 +234,141 @@ TEST(EventStress, ClearStormNoSpuriousWakeup) {
   stop = true;
   storm.join();
   EXPECT_EQ(spurious.load(), 0);
+}
+
+// --- The adaptive spin (detail::SpinHistory) -------------------------------------------
+
+// Spins that keep missing switch the spin off; a probe that finds the condition true
+// switches it on again.
+TEST(SpinHistory, MissesSwitchOffAndProbeSwitchesOn) {
+  tandem::detail::SpinHistory h;
+  const auto never = tandem::detail::Deadline::never();
+  int checks = 0;
+  for (std::uint32_t i = 0; i < tandem::detail::SpinHistory::kMaxMisses; ++i) {
+    EXPECT_FALSE(h.spin([&] { ++checks; return false; }, never));
+  }
+  EXPECT_GT(checks, 0);
+  EXPECT_TRUE(h.spinning_off());
+  // Off: most waits do not look at the condition at all; one in kProbeEvery does.
+  int probes = 0;
+  bool succeeded = false;
+  for (std::uint32_t i = 0; i < tandem::detail::SpinHistory::kProbeEvery && !succeeded; ++i)
+    succeeded = h.spin([&] { ++probes; return true; }, never);
+  EXPECT_TRUE(succeeded);
+  EXPECT_EQ(probes, 1);
+  EXPECT_FALSE(h.spinning_off());
+}
+
+// The spin never outlasts the wait's deadline, and a miss does not stop it from running
+// again on time.
+TEST(SpinHistory, StopsAtDeadline) {
+  tandem::detail::SpinHistory h;
+  auto dl = tandem::detail::Deadline::after(std::chrono::microseconds(1));
+  EXPECT_FALSE(h.spin([] { return false; }, dl));
+  EXPECT_TRUE(dl.expired());
+  EXPECT_TRUE(h.spin([] { return true; }, tandem::detail::Deadline::never()));
+}
+
+// A waiter whose spins all miss sleeps instead; it must still be woken by set(), however
+// the spin history looks (here: switched off by a series of timed-out waits).
+TEST(Event, WakesWithSpinSwitchedOff) {
+  tandem::Event evt;
+  for (int i = 0; i < 8; ++i) EXPECT_FALSE(evt.wait(200us));
+  EXPECT_TRUE(tandem::detail::SyncTestPeer::spinning_off(evt));
+  for (int round = 0; round < 50; ++round) {
+    std::atomic<bool> done{false};
+    std::thread t([&] {
+      EXPECT_TRUE(evt.wait(30s));
+      done = true;
+    });
+    while (tandem::detail::SyncTestPeer::waiters(evt) == 0 && !done.load()) std::this_thread::yield();
+    evt.set();
+    t.join();
+    evt.clear();
+  }
+}
+
+static double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// An idle waiter uses no CPU: the spin is bounded, then it sleeps. 300 ms of waiting may
+// cost a few microseconds of spinning, nowhere near 100 ms of CPU.
+TEST(Event, IdleWaiterDoesNotSpin) {
+  tandem::Event evt;
+  double cpu = 0;
+  std::thread t([&] {
+    double c0 = thread_cpu_seconds();
+    for (int i = 0; i < 3; ++i) EXPECT_FALSE(evt.wait(100ms));
+    cpu = thread_cpu_seconds() - c0;
+  });
+  t.join();
+  EXPECT_LT(cpu, 0.1);
+}
+
+// Stress: ping-pongs whose partners alternate between answering at once (spins succeed)
+// and dawdling (spins miss, waits sleep, the history switches the spin off and probes),
+// with timed and untimed waits mixed: every round trip completes, none is lost.
+TEST(EventStress, PingPongWithChangingPace) {
+  constexpr int kPairs = 3, kRounds = 3000;
+  std::vector<std::thread> ts;
+  std::atomic<int> timeouts{0};
+  for (int p = 0; p < kPairs; ++p) {
+    ts.emplace_back([&, p] {
+      tandem::Event ping, pong;
+      std::thread b([&] {
+        std::minstd_rand rng(static_cast<unsigned>(p));
+        for (int i = 0; i < kRounds; ++i) {
+          while (!ping.wait(5ms)) ++timeouts;  // a timed wait that may time out, then retry
+          ping.clear();
+          if ((i / 100) % 2) {  // a dawdling phase: long enough that the spin misses
+            for (int k = 0, n = static_cast<int>(rng() % 3); k < n; ++k) std::this_thread::yield();
+            auto until = steady::now() + std::chrono::microseconds(rng() % 50);
+            while (steady::now() < until) {
+            }
+          }
+          pong.set();
+        }
+      });
+      for (int i = 0; i < kRounds; ++i) {
+        ping.set();
+        EXPECT_TRUE(pong.wait());
+        pong.clear();
+      }
+      b.join();
+      EXPECT_FALSE(ping.is_set());
+      EXPECT_FALSE(pong.is_set());
+    });
+  }
+  for (auto& t : ts) t.join();
+  SUCCEED() << timeouts.load() << " timed waits expired and were retried";
+}
+
+// Stress: many waiters with random timeouts on one Event whose spin history is hammered
+// from all sides; every waiter alive at a set() returns true, none hangs.
+TEST(EventStress, ManyWaitersRandomTimeouts) {
+  tandem::Event evt;
+  constexpr int kWaiters = 8, kSets = 2000;
+  std::atomic<bool> stop{false};
+  std::atomic<long> trues{0};
+  std::vector<std::thread> ts;
+  for (int i = 0; i < kWaiters; ++i)
+    ts.emplace_back([&, i] {
+      std::minstd_rand rng(static_cast<unsigned>(i) + 7);
+      while (!stop.load()) {
+        bool r = (rng() % 3 == 0) ? evt.wait() : evt.wait(std::chrono::microseconds(rng() % 200));
+        if (r) ++trues;
+      }
+    });
+  for (int k = 0; k < kSets; ++k) {
+    evt.set();
+    evt.clear();
+    if (k % 64 == 0) std::this_thread::yield();
+  }
+  stop = true;
+  evt.set();  // releases the untimed waiters for good
+  for (auto& t : ts) t.join();
+  EXPECT_GE(trues.load(), kWaiters);
 }
