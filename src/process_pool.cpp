@@ -427,12 +427,14 @@ void PoolCore::drain_incoming() {
     list = next;
   }
   const bool broken = broken_.load(std::memory_order_relaxed);
-  for (; rev; rev = rev->next) {
+  while (rev) {
+    PTask* t = rev;
+    rev = rev->next;  // before finish(): it may free t
     if (broken) {
-      rev->fail(std::make_exception_ptr(BrokenProcessPool(broken_msg_)));
-      finish(rev);
+      t->fail(std::make_exception_ptr(BrokenProcessPool(broken_msg_)));
+      finish(t);
     } else {
-      ready_.push_back(rev);
+      ready_.push_back(t);
     }
   }
 }
