@@ -195,7 +195,8 @@ class LockProxyBase : public ProxyBase {
   /// Blocking: woken by the manager's shutdown or its server's death (RuntimeError).
   bool acquire(bool blocking = true) {
     auto& l = get();
-    if (!blocking) return l.acquire(false);
+    if (l.acquire(false)) return true;  // uncontended: no clock read
+    if (!blocking) return false;
     return wait_sliced(K, tandem::detail::Deadline::never(),
                        [&](duration slice) { return l.acquire(slice); });
   }
@@ -313,7 +314,8 @@ class SemaphoreProxyBase : public ProxyBase {
   /// Blocking: woken by the manager's shutdown or its server's death (RuntimeError).
   bool acquire(bool blocking = true) {
     tandem::Semaphore& sem = get();
-    if (!blocking) return sem.acquire(false);
+    if (sem.acquire(false)) return true;
+    if (!blocking) return false;
     return wait_sliced(K, tandem::detail::Deadline::never(),
                        [&](duration slice) { return sem.acquire(slice); });
   }

@@ -201,8 +201,8 @@ class BasicQueueProxy : public ProxyBase {
         throw;
       }
     };
-    if (!block) return c.get(read, deadline, false);
-    QueueCore::Got got = QueueCore::Got::empty;
+    QueueCore::Got got = c.get(read, deadline, false);  // a queued item: no clock read
+    if (!block || got != QueueCore::Got::empty) return got;
     wait_sliced(K, deadline, [&](duration slice) {
       got = c.get(read, slice_deadline(slice), true);
       return got != QueueCore::Got::empty;

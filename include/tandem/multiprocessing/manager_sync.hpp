@@ -94,7 +94,8 @@ class ConditionProxy : public detail::ProxyBase {
   /// Blocking: woken by the manager's shutdown or its server's death (RuntimeError).
   bool acquire(bool blocking = true) {
     mp::Condition& c = get();
-    if (!blocking) return c.acquire(false);
+    if (c.acquire(false)) return true;
+    if (!blocking) return false;
     return wait_sliced(kind, tandem::detail::Deadline::never(),
                        [&](duration slice) { return c.acquire(slice); });
   }
