@@ -39,6 +39,7 @@
 #include <exception>
 #include <functional>
 #include <new>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -96,6 +97,50 @@ class FutureState<void> : public FutureCore {
   }
   void emplace_claimed() noexcept { end_set(false); }
 };
+
+/// The outcome of a computation run before its future is claimed (a task's call, a decoded
+/// reply): the value, or the exception it threw. Executors capture() it, then publish() it.
+template <class T>
+struct Outcome {
+  std::optional<std::conditional_t<std::is_void_v<T>, bool, T>> value;
+  std::exception_ptr error;
+
+  template <class F>
+  static Outcome capture(F&& f) {
+    Outcome o;
+    try {
+      if constexpr (std::is_void_v<T>) {
+        std::forward<F>(f)();
+        o.value.emplace(true);
+      } else {
+        o.value.emplace(std::forward<F>(f)());
+      }
+    } catch (...) {
+      o.error = std::current_exception();
+    }
+    return o;
+  }
+};
+
+/// Claims `s` and stores `o` in it; false, storing nothing, when the future was already set
+/// (by hand, or a timeout) or cancelled meanwhile.
+template <class T>
+bool publish(FutureState<T>& s, Outcome<T>&& o) noexcept {
+  try {
+    s.begin_set();
+  } catch (...) {
+    return false;
+  }
+  if (!o.value) {
+    s.store_exception(std::move(o.error));
+    s.end_set(true);
+  } else if constexpr (std::is_void_v<T>) {
+    s.emplace_claimed();
+  } else {
+    s.emplace_claimed(std::move(*o.value));
+  }
+  return true;
+}
 
 struct AdoptRef {};
 

@@ -87,48 +87,12 @@ class TaskState final : public FutureState<R> {
       if (hooks) hooks->finishing();
       return;
     }
-    std::exception_ptr err;
-    if constexpr (std::is_void_v<R>) {
-      try {
-        fn_();
-      } catch (...) {
-        err = std::current_exception();
-      }
-      if (hooks) hooks->finishing();
-      if (!claim()) return;
-      if (err) {
-        this->store_exception(std::move(err));
-        this->end_set(true);
-      } else {
-        this->emplace_claimed();
-      }
-    } else {
-      std::optional<R> r;
-      try {
-        r.emplace(fn_());
-      } catch (...) {
-        err = std::current_exception();
-      }
-      if (hooks) hooks->finishing();
-      if (!claim()) return;
-      if (err) {
-        this->store_exception(std::move(err));
-        this->end_set(true);
-      } else {
-        this->emplace_claimed(std::move(*r));
-      }
-    }
+    Outcome<R> o = Outcome<R>::capture(fn_);
+    if (hooks) hooks->finishing();
+    publish(*this, std::move(o));  // false: someone set the future by hand meanwhile
   }
 
  private:
-  bool claim() noexcept {
-    try {
-      this->begin_set();  // fails only if someone set the future by hand meanwhile
-      return true;
-    } catch (...) {
-      return false;
-    }
-  }
   Fn fn_;
 };
 

@@ -65,53 +65,16 @@ class JobState final : public tandem::detail::FutureState<R>, public Job {
     }
   }
   void complete(std::span<const std::byte> outcome) noexcept override {
-    std::exception_ptr err;
-    if constexpr (std::is_void_v<R>) {
-      try {
-        decode_(outcome);
-      } catch (...) {
-        err = std::current_exception();
-      }
-      if (!claim()) return;
-      if (err) {
-        this->store_exception(std::move(err));
-        this->end_set(true);
-      } else {
-        this->emplace_claimed();
-      }
-    } else {
-      std::optional<R> r;
-      try {
-        r.emplace(decode_(outcome));
-      } catch (...) {
-        err = std::current_exception();
-      }
-      if (!claim()) return;
-      if (err) {
-        this->store_exception(std::move(err));
-        this->end_set(true);
-      } else {
-        this->emplace_claimed(std::move(*r));
-      }
-    }
+    tandem::detail::publish(*this,
+                            tandem::detail::Outcome<R>::capture([&] { return decode_(outcome); }));
   }
   void fail(std::exception_ptr e) noexcept override {
-    if (!claim()) return;
-    this->store_exception(std::move(e));
-    this->end_set(true);
+    tandem::detail::publish(*this, tandem::detail::Outcome<R>{{}, std::move(e)});
   }
   void cancel_job() noexcept override { this->cancel(); }
   void release_job() noexcept override { this->release(); }
 
  private:
-  bool claim() noexcept {
-    try {
-      this->begin_set();
-      return true;
-    } catch (...) {
-      return false;
-    }
-  }
   Decode decode_;
 };
 
