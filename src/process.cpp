@@ -103,7 +103,7 @@ void report_exception(const std::string& name, std::exception_ptr e) {
 namespace {
 
 /// Python 3.12+: DeprecationWarning "This process (pid=N) is multi-threaded, use of fork()
-/// may lead to deadlocks in the child." Counted through /proc/self/task; once per process.
+/// may lead to deadlocks in the child." detail::is_multithreaded() counts; once per process.
 void warn_if_multithreaded() {
   if (g_mp.warned_threads.load(std::memory_order_relaxed)) return;
   if (detail::is_multithreaded() && !g_mp.warned_threads.exchange(true, std::memory_order_relaxed))

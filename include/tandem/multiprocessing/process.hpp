@@ -20,10 +20,13 @@
 //    The child is reaped (waitid(P_PIDFD)) exactly once, by join(), is_alive() or
 //    exitcode() — whichever first sees it dead — so no zombie outlives the object.
 //    join() may be called from several threads at once.
-//  * request_stop() sets a flag in a shared page mapped before fork(): the child's
+//  * request_stop() sets a flag in shared memory mapped before fork(): the child's
 //    StopToken sees it at once and mp::sleep(d, token) wakes at once (futex(2) with
 //    Scope::shared on that page). This is the stop the seed's ch11_06 wanted: its parent
-//    set `self.running = False`, which the Python child — a copy — never saw.
+//    set `self.running = False`, which the Python child — a copy — never saw. (The flag is
+//    one word of a page shared by many Processes, recycled once its Process is destroyed:
+//    a grandchild left running with a copy of the child's token may then see a later
+//    Process's stop.)
 //  * daemon: a daemon child dies with its parent (prctl(PR_SET_PDEATHSIG, SIGKILL) set
 //    right after fork(), then a getppid() check closes the race with a parent that died
 //    during the fork). set_daemon() after start(): RuntimeError("process has already
@@ -37,16 +40,21 @@
 //    "This process (pid=N) is multi-threaded, use of fork() may lead to deadlocks in the
 //    child." on stderr, like Python 3.12+ (only the forking thread exists in the child: a
 //    lock another thread held at fork() stays locked there forever — including a stdio
-//    lock, which the child's final flush would then wait on). Under ThreadSanitizer the
-//    runtime's own background thread counts, so the warning shows up there too.
+//    lock, which the child's final flush would then wait on). Threads are counted only
+//    after glibc's __libc_single_threaded says a thread was ever created (so a sanitizer's
+//    own runtime thread, made without pthread_create, does not count).
 //  * Unflushed output is written before fork() (std::cout and C stdio are flushed), so
 //    the child can never print the parent's buffered text a second time.
 // Memory ordering: everything the parent did before start() is in the child's copy. The
 //  child's memory is its own: results come back only through shared memory (the stop page,
 //  mp::Value/Array, queues) or the exit code. What the child wrote to MAP_SHARED memory
 //  before exiting is visible to the parent once join() returns / join(timeout) returns true.
-// Cost: start() is one mmap (the stop page), one fork() and one pidfd_open; join() on a
-//  finished child is one poll and, once, a waitid.
+// Cost: start() is one fork() and one pidfd_open (plus one stat of /proc/self/task once
+//  the process has ever had a second thread); the stop word comes from a pool of shared
+//  pages mapped 1024 words at a time. join() is one blocking waitid (join(timeout): a ppoll
+//  first). What dominates is the kernel's fork/exit and the page faults both sides take on
+//  memory they touch after fork(): the child's path touches as few pages as it can and never
+//  runs the dynamic loader's lazy binding (see src/process_launch.hpp, child_exit()).
 // Lifetime (the destructor; Python has no equivalent, it acts at interpreter exit):
 //  * a running non-daemon child: request_stop(), then join() — without a bound, as Python
 //    joins non-daemonic children at exit and as ~Thread does; a child that ignores its stop
@@ -99,8 +107,11 @@
 //  * A target that throws: "Process NAME:\nTYPE: what()" on stderr, exit code 1, as fork.
 //  * daemon: the child dies with its parent (spawn: the creator; forkserver: the server, which
 //    exits when the main process does).
-//  * Cost (start + join of an empty target, Debug build, 2-vCPU VM): fork ≈ 0.3 ms,
-//    forkserver ≈ 0.4 ms, spawn ≈ 1.4 ms (CPython: 2-3 / 11 / ~50 ms).
+//  * Cost (start + join of an empty target, Release, 2-vCPU VM, quiet): fork ≈ 0.2 ms,
+//    forkserver ≈ 0.3 ms, spawn ≈ 1.2 ms (CPython: 2-3 / 11 / ~50 ms). spawn is the exec
+//    and the dynamic loader of the program (its relocations, CPUID probes of glibc/libgcc,
+//    static initialisers): ~90% of it is the child's before main(), which the bench's
+//    "posix_spawn+waitpid (same program)" peer measures alone.
 //  * PR_SET_PDEATHSIG fires when the *thread* that called start() ends, not only the
 //    process: start daemon processes from a thread that lives as long as they should
 //    (the main thread, typically).
