@@ -129,10 +129,15 @@ inline void cpu_relax() noexcept {
 ///    on again. A skipped spin costs one relaxed load and writes nothing shared.
 class SpinHistory {
  public:
-  static constexpr std::uint32_t kCapNs = 4000;   // never spin longer than this
-  static constexpr std::uint32_t kBaseNs = 1000;  // floor of the limit: a partner's answer
+  // Measured in a ping-pong on this 2-vCPU KVM guest (haltpoll cpuidle), quiet machine:
+  // a cap of 4 us often missed the partner's wake-up from an idle vCPU (~5-8 us), fell
+  // into sleep-sleep alternation and gave 15-49 us round trips; 8-16 us kept both sides
+  // spinning (0.5-1.6 us, below std::binary_semaphore's ~4 us). Probing every 16th wait
+  // with such a cap cost ~1.5 us a round trip when spins kept missing; every 64th, ~0.4.
+  static constexpr std::uint32_t kCapNs = 12000;  // never spin longer than this
+  static constexpr std::uint32_t kBaseNs = 2000;  // floor of the limit: a partner's answer
   static constexpr std::uint32_t kMaxMisses = 4;
-  static constexpr std::uint32_t kProbeEvery = 16;
+  static constexpr std::uint32_t kProbeEvery = 64;
 
   SpinHistory() noexcept = default;
   SpinHistory(const SpinHistory&) = delete;

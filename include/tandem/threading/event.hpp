@@ -16,10 +16,10 @@
 //  one RMW. wait() on a set Event is one load. A waiter on a clear Event first spins
 //  (pause loop, re-reading the state) and then sleeps in futex(2) (0% CPU while asleep).
 //  The spin is adaptive and bounded (detail::SpinHistory, one more 32-bit word per Event):
-//  at most 2x the recent average successful spin + 1 us, never over 4 us on the steady
-//  clock, never past the wait's deadline; after 4 spins in a row that missed (a loaded
-//  machine, or an Event set rarely) waits skip the spin and only every 16th probes with a
-//  full one. So a ping-pong between two running threads stays off the kernel (no futex call
+//  at most 2x the recent average successful spin + 2 us, never over 12 us on the steady
+//  clock (about what waking an idle vCPU costs here), never past the wait's deadline;
+//  after 4 spins in a row that missed (a loaded machine, or an Event set rarely) waits skip
+//  the spin and only every 64th wait of a thread probes with one. So a ping-pong between two running threads stays off the kernel (no futex call
 //  at all), and on an oversubscribed machine a waiter goes to sleep at once instead of
 //  holding the CPU its setter needs. The spin only reads state_: it changes neither the
 //  semantics nor the memory ordering above.
