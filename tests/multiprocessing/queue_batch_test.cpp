@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "multiprocessing/manager_test_support.hpp"  // spawn, join
 #include "multiprocessing/mp_test_support.hpp"
 #include "tandem/multiprocessing.hpp"
 
@@ -24,33 +25,11 @@ using namespace std::chrono_literals;
 namespace mp = tandem::mp;
 using mptest::Shared;
 using mptest::SharedEvent;
+using mgrtest::join;
+using mgrtest::spawn;
 
 namespace {
 
-template <class F>
-pid_t spawn(F f) {
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    ::alarm(60);
-    int rc = 98;
-    try {
-      rc = f();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child: %s\n", e.what());
-    } catch (...) {
-    }
-    ::_exit(rc);
-  }
-  return pid;
-}
-int join(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-}
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
