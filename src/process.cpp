@@ -9,7 +9,6 @@
 // Child side: child_main() runs run(), flushes, and _exit()s; it never returns.
 #include "tandem/multiprocessing/process.hpp"
 
-#include <cxxabi.h>
 #include <dirent.h>
 #include <poll.h>
 #include <signal.h>
@@ -34,6 +33,7 @@
 #include <new>
 #include <typeinfo>
 
+#include "exception_text.hpp"
 #include "process_launch.hpp"
 #include "process_state.hpp"
 #include "tandem/detail/timeout.hpp"
@@ -69,14 +69,6 @@ std::string default_name(const std::vector<int>& identity) {
   return n;
 }
 
-std::string demangle(const char* mangled) {
-  int status = 0;
-  char* s = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
-  std::string out = (status == 0 && s) ? s : mangled;
-  std::free(s);
-  return out;
-}
-
 using detail::flush_all;
 using detail::write_stderr;
 
@@ -86,15 +78,7 @@ namespace detail {
 
 void report_exception(const std::string& name, std::exception_ptr e) {
   std::string type, what;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    type = demangle(typeid(ex).name());
-    what = ex.what();
-  } catch (...) {
-    const std::type_info* ti = abi::__cxa_current_exception_type();
-    type = ti ? demangle(ti->name()) : "unknown exception";
-  }
+  tandem::detail::describe(e, &type, &what);
   write_stderr("Process " + name + ":\n" + type + (what.empty() ? "" : ": " + what) + "\n");
 }
 

@@ -8,18 +8,13 @@
 #include <stdexcept>
 #include <typeinfo>
 
+#include "exception_text.hpp"
 #include "tandem/errors.hpp"
 
 namespace tandem::shipping {
 namespace {
 
-std::string demangle(const char* mangled) {
-  int status = 0;
-  char* s = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
-  std::string out = (status == 0 && s) ? s : mangled;
-  std::free(s);
-  return out;
-}
+using detail::demangle;
 
 struct Entry {
   const std::type_info& type;

@@ -24,6 +24,7 @@
 
 #include "tandem/detail/futex_mutex.hpp"
 #include "tandem/detail/timeout.hpp"
+#include "exception_text.hpp"
 
 namespace tandem {
 namespace detail {
@@ -74,27 +75,6 @@ void set_os_thread_name(const std::string& name) {
     while (n > 0 && (static_cast<unsigned char>(name[n]) & 0xC0) == 0x80) --n;
   }
   ::pthread_setname_np(::pthread_self(), name.substr(0, n).c_str());
-}
-
-std::string demangle(const char* mangled) {
-  int status = 0;
-  char* s = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
-  std::string out = (status == 0 && s) ? s : mangled;
-  std::free(s);
-  return out;
-}
-
-/// "TYPE: what()" (or "TYPE" for exceptions that are not std::exception).
-void describe(std::exception_ptr e, std::string* type, std::string* what) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    *type = demangle(typeid(ex).name());
-    *what = ex.what();
-  } catch (...) {
-    const std::type_info* ti = abi::__cxa_current_exception_type();
-    *type = ti ? demangle(ti->name()) : "unknown exception";
-  }
 }
 
 void write_stderr(const std::string& text) {

@@ -68,29 +68,8 @@ char wait_byte(int fd) {
   return read_exact(fd, &c, 1) ? c : 0;
 }
 
-template <class F>
-pid_t spawn(F f) {
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::alarm(60);
-    int rc = 99;
-    try {
-      rc = f();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child: %s\n", e.what());
-    } catch (...) {
-    }
-    ::_exit(rc);
-  }
-  return pid;
-}
-int join(pid_t pid) {
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
-}
+using mptest::join;
+using mptest::spawn;
 
 /// Waits (without reaping) until process `pid` has exited; false after `ms`.
 bool wait_exit(int pid, int ms) {

@@ -27,30 +27,8 @@ using mptest::SharedEvent;
 
 namespace {
 
-template <class F>
-pid_t spawn(F f) {
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    ::alarm(60);
-    int rc = 98;
-    try {
-      rc = f();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child: %s\n", e.what());
-    } catch (...) {
-    }
-    ::_exit(rc);
-  }
-  return pid;
-}
-int join(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-}
+using mptest::join;
+using mptest::spawn;
 
 // Exposes the ring's recovery counters.
 template <class T, class Base = mp::Queue<T>>

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "multiprocessing/mp_test_support.hpp"
 #include "tandem/serialize.hpp"
 
 namespace mgrtest {
@@ -54,29 +55,7 @@ P recv_handle(int fd) {
   return tandem::deserialize<P>(recv_bytes(fd));
 }
 
-/// A fork()ed child running f() → exit code (exceptions: 99). alarm(60) against hangs.
-template <class F>
-pid_t spawn(F f) {
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::alarm(60);
-    int rc = 99;
-    try {
-      rc = f();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child: %s\n", e.what());
-    } catch (...) {
-    }
-    ::_exit(rc);
-  }
-  return pid;
-}
-inline int join(pid_t pid) {
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
-}
+using mptest::join;
+using mptest::spawn;
 
 }  // namespace mgrtest

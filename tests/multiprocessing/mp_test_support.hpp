@@ -14,7 +14,10 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <exception>
+#include <stdexcept>
 #include <string>
 
 #include "tandem/detail/wait.hpp"
@@ -112,6 +115,34 @@ inline int count_fds() {
     ::closedir(d);
   }
   return n;
+}
+
+/// A fork()ed child running f() -> its exit code (an exception: 98, its what() on stderr).
+/// alarm(60) turns a hang into a failure. The child never touches gtest.
+template <class F>
+pid_t spawn(F f) {
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::alarm(60);
+    int rc = 98;
+    try {
+      rc = f();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "child: %s\n", e.what());
+    } catch (...) {
+    }
+    ::_exit(rc);
+  }
+  return pid;
+}
+/// Reaps `pid`: its exit code, or -signal if a signal ended it.
+inline int join(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
 
 /// Every test must leave no child behind (neither running nor a zombie) and no fd open.
