@@ -31,12 +31,28 @@ int my_pid() { return static_cast<int>(getpid()); }
 void sleep_ms(int ms) { usleep(static_cast<useconds_t>(ms) * 1000); }
 
 /// The flag file of InitializerFailsInTheSpare, named after the session (which every pool
-/// process shares with the test, whatever the start method).
-std::string fail_flag() { return "/tmp/tandem_pp_spare_fail_" + std::to_string(getsid(0)); }
+/// process shares with the test, whatever the start method) and the start method M (ctest
+/// runs the three instantiations at the same time, in the same session).
+template <int M>
+std::string fail_flag() {
+  return "/tmp/tandem_pp_spare_fail_" + std::to_string(getsid(0)) + "_" + std::to_string(M);
+}
+template <int M>
 void init_fails_once_flagged() {
-  if (std::FILE* f = std::fopen(fail_flag().c_str(), "r")) {
+  if (std::FILE* f = std::fopen(fail_flag<M>().c_str(), "r")) {
     std::fclose(f);
     throw std::runtime_error("the spare's initializer says no");
+  }
+}
+struct FailingInit {
+  std::string flag;
+  void (*init)();
+};
+FailingInit failing_init(tandem::mp::StartMethod m) {
+  switch (m) {
+    case tandem::mp::StartMethod::fork: return {fail_flag<0>(), init_fails_once_flagged<0>};
+    case tandem::mp::StartMethod::forkserver: return {fail_flag<1>(), init_fails_once_flagged<1>};
+    default: return {fail_flag<2>(), init_fails_once_flagged<2>};
   }
 }
 
@@ -161,13 +177,14 @@ TEST_P(Spare, EndsWithThePool) {
 // the pool came up, so the spare started after a death fails it again and again; the pool
 // breaks (BrokenProcessPool for later submits) instead of forking spares forever.
 TEST_P(Spare, InitializerFailsInTheSpare) {
-  std::remove(fail_flag().c_str());
+  const FailingInit fi = failing_init(GetParam());
+  std::remove(fi.flag.c_str());
   auto o = opts(1);
-  o.initializer = init_fails_once_flagged;
+  o.initializer = fi.init;
   tandem::ProcessPoolExecutor ex(o);
   const int worker = ex.submit(my_pid).result(60s);
   ASSERT_NE(wait_spare(ex), 0);
-  if (std::FILE* f = std::fopen(fail_flag().c_str(), "w")) std::fclose(f);
+  if (std::FILE* f = std::fopen(fi.flag.c_str(), "w")) std::fclose(f);
   ASSERT_EQ(::kill(worker, SIGKILL), 0);  // the spare takes over; the next spares fail
   bool broken = false;
   const auto until = std::chrono::steady_clock::now() + 60s;
@@ -182,7 +199,7 @@ TEST_P(Spare, InitializerFailsInTheSpare) {
       broken = std::string(e.what()).find("initializer") != std::string::npos;
     }
   }
-  std::remove(fail_flag().c_str());
+  std::remove(fi.flag.c_str());
   EXPECT_TRUE(broken);
   EXPECT_THROW(ex.submit(add, 1, 2), tandem::BrokenProcessPool);
 }
