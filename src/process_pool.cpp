@@ -217,8 +217,20 @@ void PoolCore::on_hello(std::size_t slot, std::span<const std::byte> body) {
   std::span<const std::byte> id;
   const Hello h = decode_hello(body, id);
   const auto& mine = shipping::build_id().bytes();
-  if (static_cast<int>(h.pid) != w.pid || !std::equal(id.begin(), id.end(), mine.begin(), mine.end()))
-    throw DecodeError("the worker runs another binary (build-id mismatch) or lied about its pid");
+  if (static_cast<int>(h.pid) != w.pid) throw DecodeError("the worker lied about its pid");
+  if (!std::equal(id.begin(), id.end(), mine.begin(), mine.end())) {
+    // Another binary cannot run our tasks, and every replacement would run it too: break the
+    // pool now instead of restarting workers forever. The worker is killed as corrupt.
+    const std::string theirs =
+        shipping::BuildId(std::vector<std::byte>(id.begin(), id.end()), shipping::build_id().source())
+            .hex();
+    const std::string why = "tandem::ProcessPoolExecutor: worker pid " + std::to_string(w.pid) +
+                            " runs another binary (build-id " + theirs + ", this process's is " +
+                            shipping::build_id().hex() +
+                            "); the process pool is not usable anymore";
+    if (!broken_.load(std::memory_order_relaxed)) break_pool(why);
+    throw DecodeError(why);
+  }
   const int mfd = ::memfd_create("tandem-pool-worker", MFD_CLOEXEC);
   if (mfd < 0 || ::ftruncate(mfd, sizeof(WorkerPage)) < 0)
     throw RuntimeError(std::string("memfd: ") + std::strerror(errno));
@@ -293,6 +305,7 @@ void PoolCore::on_readable(std::size_t slot) {
       if (!w.seen_ready) {  // its first results frame (empty: "my initializer returned")
         w.seen_ready = true;
         init_failures_ = 0;
+        init_kills_ = 0;
         if (is_spare(slot)) publish_pid(slot, w.pid);
       }
       for_each_result(body, [&](const ResultRecord& r, std::span<const std::byte> outcome) {

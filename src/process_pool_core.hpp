@@ -22,7 +22,14 @@
 namespace tandem::detail::pp {
 
 constexpr std::uint64_t kShut = 1ull << 63;
+// Deaths of fresh workers in a row (no worker became ready in between) that break the pool:
+// kMaxInitFailures of those that are the worker's own doing (its initializer threw, it
+// crashed or exited, it sent corrupt data in its handshake), kMaxInitKills of SIGKILLs from
+// outside the pool while its initializer ran (the out-of-memory killer's victims look like
+// that; so do an operator's or a chaos test's random kills, hence the larger number, and only
+// kills after the handshake count: a kill during the process start is no initializer's fault).
 constexpr int kMaxInitFailures = 3;
+constexpr int kMaxInitKills = 10;
 // A new spare starts when the dispatcher has nothing else to do, or this long after it was
 // needed (a pool that never idles): its fork must not delay the results being awaited.
 constexpr std::uint64_t kSpareDelayNs = 2'000'000;
@@ -108,6 +115,7 @@ class PoolCore {
   void on_readable(std::size_t slot);
   void on_hello(std::size_t slot, std::span<const std::byte> body);
   void on_death(std::size_t slot);
+  void count_start_failure(bool killed, int pid, const std::string& how);
   void flush_out(std::size_t slot);
   void dispatch();
   void drain_incoming();
@@ -145,7 +153,8 @@ class PoolCore {
 
   std::deque<PTask*> ready_;  // dispatcher only
   double avg_us_ = -1;        // EWMA of task run time; < 0: unknown yet
-  int init_failures_ = 0;
+  int init_failures_ = 0;  // see kMaxInitFailures
+  int init_kills_ = 0;     // see kMaxInitKills
   bool no_restart_ = false;
   std::size_t rr_ = 0;
   std::thread thread_;

@@ -109,7 +109,6 @@ void PoolCore::on_death(std::size_t slot) {
     ready = ready || std::atomic_ref<std::uint32_t>(w.page->ready).load(std::memory_order_acquire);
     ::munmap(w.page, sizeof(WorkerPage));
   }
-  const bool planned = code == 0 && w.kill_reason == kNone && ready;
   const std::string how = death_text(code);
   const int exit_code = code >= 0 ? code : -1, sig = code < 0 ? -code : 0;
   std::deque<PTask*> left = std::move(w.inflight);
@@ -158,16 +157,19 @@ void PoolCore::on_death(std::size_t slot) {
     ready_.push_front(*r);
   }
   const int reason = w.kill_reason;
+  const bool handshaken = w.hello;
+  const std::string corrupt_msg = std::move(w.corrupt_msg);
   w.proc.reset();
   w = Worker{};
-  // A worker that dies before its initializer returned counts towards breaking the pool,
-  // unless SIGKILL did it: that is somebody else's doing (a chaos test, an operator, the OOM
-  // killer), not a failing initializer, and must not break the pool.
-  if (!planned && !ready && reason == kNone && sig != SIGKILL) {
-    if (++init_failures_ >= kMaxInitFailures && !broken_.load(std::memory_order_relaxed))
-      break_pool("A process in the process pool died " + std::to_string(init_failures_) +
-                 " times in a row before its initializer returned (last: pid " +
-                 std::to_string(pid) + " " + how + "); the process pool is not usable anymore");
+  // A fresh worker's death before its initializer returned counts towards breaking the pool
+  // (kMaxInitFailures / kMaxInitKills in process_pool_core.hpp), except when the pool killed
+  // it on purpose (a timeout, a cancel, terminate/kill_workers): a corrupt handshake counts.
+  if (!ready && reason == kCorrupt) {
+    count_start_failure(false, pid, "failed its handshake: " + corrupt_msg);
+  } else if (!ready && reason == kNone && sig == SIGKILL) {
+    if (handshaken) count_start_failure(true, pid, how);
+  } else if (!ready && reason == kNone) {
+    count_start_failure(false, pid, how);
   }
   if (broken_.load(std::memory_order_relaxed) || no_restart_) return;
   if (is_spare(slot)) {
@@ -175,6 +177,16 @@ void PoolCore::on_death(std::size_t slot) {
   } else if (work_left() || !(gate_.load() & kShut)) {
     if (!promote_spare(slot)) start_worker(slot);
   }
+}
+
+void PoolCore::count_start_failure(bool killed, int pid, const std::string& how) {
+  int& n = killed ? init_kills_ : init_failures_;
+  if (++n < (killed ? kMaxInitKills : kMaxInitFailures) || broken_.load(std::memory_order_relaxed))
+    return;
+  break_pool("A process in the process pool " +
+             std::string(killed ? "was killed by SIGKILL " : "died ") + std::to_string(n) +
+             " times in a row before its initializer returned (last: pid " + std::to_string(pid) +
+             " " + how + "); the process pool is not usable anymore");
 }
 
 // The replacement for the worker that died in `slot`: the spare, already connected (and

@@ -12,7 +12,9 @@
 //    tandem::Serializable — checked at compile time with a static_assert saying which rule
 //    failed (<tandem/shipping/ship.hpp>), never a run-time "cannot pickle". The call travels
 //    as (trampoline offset, function offset, serialized arguments); every worker proves at
-//    its start (hello) that it runs the same binary (GNU build-id).
+//    its start (hello) that it runs the same binary (GNU build-id). A worker of another binary
+//    breaks the pool at once (its replacements would run it too): BrokenProcessPool naming
+//    both build-ids for every pending future and every later submit.
 //  * An exception thrown by the task comes back as the same type when it is a standard or
 //    tandem exception type, otherwise RemoteError(type name, what()).
 //  * max_workers 0: the CPUs this process may use. Start methods fork (default, as mp::Process),
@@ -21,9 +23,14 @@
 //    other threads exist forks a single-threaded process); replacements start from the
 //    pool's dispatcher thread.
 //  * initializer runs first in every worker. A worker that dies before its initializer
-//    returns (it threw — "Exception in initializer: ..." on stderr — or crashed) is replaced;
-//    after 3 such deaths in a row the pool is broken: every pending future and every later
-//    submit fail with BrokenProcessPool("... initializer ..."), instead of looping forever.
+//    returns (it threw — "Exception in initializer: ..." on stderr —, crashed, or sent corrupt
+//    data in its handshake) is replaced; after 3 such deaths in a row (no worker became ready
+//    in between) the pool is broken: every pending future and every later submit fail with
+//    BrokenProcessPool("... initializer ..."), instead of looping forever. SIGKILLs from
+//    outside during the initializer (the out-of-memory killer's victims) break it after 10 in
+//    a row: an operator's or a chaos test's kills of random workers must not, and a kill
+//    before the worker's handshake, or one the pool made itself (timeout, cancel,
+//    terminate/kill_workers), never counts.
 // Never broken (where Python's pool breaks for good)
 //  * Each worker has a private channel (a UNIX stream socket): no queue is shared by the
 //    workers, so a worker killed mid-read corrupts nothing. The parent never blocks on a
