@@ -7,6 +7,10 @@
 //  * put blocks only while the ring (ring_bytes, 1 MiB by default) has no room for the item
 //    — Python's SimpleQueue.put blocks likewise when its pipe is full. An item larger than
 //    half the ring raises ValueError.
+//  * put(item, timeout) and put_nowait(item) are added, as mp::Queue's: they raise Full
+//    when the ring still has no room for the item when the timeout passes (at once for
+//    put_nowait), and then the item is not queued. A negative timeout counts as 0. (Python
+//    has neither: its put can block without bound on a full pipe.)
 //  * get(timeout), get_nowait() (Empty) and try_get() are added (Python's SimpleQueue.get
 //    has no timeout); a negative timeout counts as 0. qsize() is added.
 //  * close() marks this process's handle only; later calls through it raise
@@ -31,6 +35,11 @@ class SimpleQueue {
   SimpleQueue& operator=(const SimpleQueue&) = delete;
 
   void put(const T& item) { q_.put(item); }
+  template <class Rep, class Period>
+  void put(const T& item, std::chrono::duration<Rep, Period> timeout) {
+    q_.put(item, timeout);
+  }
+  void put_nowait(const T& item) { q_.put_nowait(item); }
   T get() { return q_.get(); }
   template <class Rep, class Period>
   T get(std::chrono::duration<Rep, Period> timeout) {
