@@ -58,6 +58,31 @@ TEST(MpSemaphore, Timeout) {
   EXPECT_GE(since(t0), 50ms);
 }
 
+// try_acquire_until (parity with tandem::Semaphore): a deadline on any clock; a deadline
+// already past is one non-blocking try; a unit released by another process before the
+// deadline is taken.
+TEST(MpSemaphore, TryAcquireUntil) {
+  mp::Semaphore sem(0);
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(sem.try_acquire_until(t0 + 50ms));
+  EXPECT_GE(since(t0), 50ms);
+  EXPECT_FALSE(sem.try_acquire_until(std::chrono::system_clock::now() - 1s));
+  sem.release();
+  EXPECT_TRUE(sem.try_acquire_until(std::chrono::steady_clock::now() - 1s));
+  mp::Semaphore go(0);
+  auto child = mptest::fork_child([&] {
+    if (!go.acquire(30s)) return 1;
+    sem.release();
+    return 0;
+  });
+  go.release();
+  EXPECT_TRUE(sem.try_acquire_until(std::chrono::system_clock::now() + 30s));
+  EXPECT_EQ(child.join(), 0);
+  mp::BoundedSemaphore bounded(1);
+  EXPECT_TRUE(bounded.try_acquire_until(std::chrono::steady_clock::now()));
+  EXPECT_FALSE(bounded.try_acquire_until(std::chrono::steady_clock::now() + 1ms));
+}
+
 // A child blocked in acquire() is woken by the parent's release; units cross both ways.
 TEST(MpSemaphore, AcrossProcesses) {
   mp::Semaphore to_child(0), to_parent(0);
@@ -284,6 +309,44 @@ TEST(MpCondition, UnownedLockAndPlainLock) {
   EXPECT_EQ(r.recursion_count(), 2u);
   r.release();
   r.release();
+}
+
+// locked() (parity with tandem::Condition): whether any process holds the Condition's lock
+// — its own RLock, or the Lock/RLock it was given.
+TEST(MpCondition, Locked) {
+  mp::Condition own;
+  EXPECT_FALSE(own.locked());
+  own.acquire();
+  own.acquire();  // the default lock is an RLock
+  EXPECT_TRUE(own.locked());
+  own.release();
+  EXPECT_TRUE(own.locked());
+  own.release();
+  EXPECT_FALSE(own.locked());
+
+  mp::Lock lock;
+  mp::Condition cond(lock);
+  EXPECT_FALSE(cond.locked());
+  lock.acquire();
+  EXPECT_TRUE(cond.locked());
+  lock.release();
+  EXPECT_FALSE(cond.locked());
+
+  // Held by another process: seen as locked here; free again once the child released.
+  mp::Semaphore held(0), done(0);
+  auto child = mptest::fork_child([&] {
+    cond.acquire();
+    held.release();
+    if (!done.acquire(30s)) return 1;
+    cond.release();
+    return 0;
+  });
+  ASSERT_TRUE(held.acquire(30s));
+  EXPECT_TRUE(cond.locked());
+  EXPECT_FALSE(cond.acquire(false));
+  done.release();
+  EXPECT_EQ(child.join(), 0);
+  EXPECT_FALSE(cond.locked());
 }
 
 // _TestBarrier.test_barrier / test_barrier_10 / test_wait_return: indices 0..n-1 per cycle,

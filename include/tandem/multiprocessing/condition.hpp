@@ -107,6 +107,9 @@ class Condition {
     return rlock_ ? rlock_->acquire(timeout) : lock_->acquire(timeout);
   }
   void release() { rlock_ ? rlock_->release() : lock_->release(); }
+  /// Whether any thread of any process holds the underlying lock (tandem::Condition's
+  /// locked(); Python 3.14's Lock/RLock.locked()). A snapshot: it may change at once.
+  bool locked() const noexcept { return rlock_ ? rlock_->locked() : lock_->locked(); }
   void lock() { acquire(); }
   bool try_lock() { return acquire(false); }
   void unlock() { release(); }

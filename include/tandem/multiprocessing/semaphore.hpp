@@ -48,6 +48,13 @@ class Semaphore {
   bool try_acquire_for(const std::chrono::duration<Rep, Period>& d) {
     return acquire(duration(d));
   }
+  /// As std::counting_semaphore::try_acquire_until (and tandem::Semaphore's): waits until
+  /// `tp` on its clock, converted once to a timeout on the steady clock; a time already past
+  /// makes one non-blocking attempt.
+  template <class Clock, class Dur>
+  bool try_acquire_until(const std::chrono::time_point<Clock, Dur>& tp) {
+    return acquire(duration(tp - Clock::now()));
+  }
   void lock() { acquire(); }
   bool try_lock() { return acquire(false); }
   void unlock() { release(); }
