@@ -3,9 +3,11 @@
 // test_stderr_flush, in spirit), children killed while the parent waits, and daemon children
 // that must die with their parent.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -26,6 +28,30 @@ using mptest::Board;
 using mptest::Pipe;
 using mptest::Shared;
 namespace mp = tandem::mp;
+
+// Targets for the spawned intermediate of DaemonDiesWithParent (shippable: plain
+// functions with serializable arguments).
+namespace pftest {
+
+/// The daemon grandchild: writes "<pid>\n" into the FIFO, then sleeps until killed.
+void report_pid_and_sleep(std::string fifo) {
+  const int fd = ::open(fifo.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) ::_exit(2);
+  const std::string text = std::to_string(::getpid()) + "\n";
+  if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) ::_exit(3);
+  ::close(fd);
+  for (;;) ::pause();
+}
+
+/// The intermediate: starts the daemon grandchild with `method`, then sleeps until killed.
+void start_daemon_and_wait(int method, std::string fifo) {
+  mp::Process grandchild(report_pid_and_sleep, std::tuple{std::move(fifo)},
+                         {.daemon = true, .start_method = static_cast<mp::StartMethod>(method)});
+  grandchild.start();
+  for (;;) ::pause();
+}
+
+}  // namespace pftest
 
 namespace {
 
@@ -156,25 +182,45 @@ TEST_F(ProcessFaultTest, JoinWakesWhenChildIsKilledExternally) {
   EXPECT_EQ(p.exitcode(), -SIGKILL);
 }
 
-// A daemon child dies with its parent: an intermediate process starts a daemon grandchild
-// that reports its pid and sleeps; the intermediate is SIGKILLed; the grandchild must die.
-TEST_F(ProcessFaultTest, DaemonChildDiesWithItsParent) {
-  Shared<Board> board;
-  mp::Process middle([&board] {
-    mp::Process grandchild(
-        [&board] {
-          board->pid = static_cast<int>(::getpid());
-          board->ready.set();
-          tandem::sleep(100s);
-          board->value = 1;  // never reached
-        },
-        {.daemon = true});
-    grandchild.start();
-    board->go.wait();  // sleeps until killed
-  });
+// A daemon child dies with its parent, under each start method: an intermediate process
+// (spawned, so that it is a program of its own, with its own fork server) starts a daemon
+// grandchild with the method under test; the grandchild reports its pid through a FIFO
+// (it shares no memory or descriptor with the test under forkserver) and sleeps; the
+// intermediate is SIGKILLed; the grandchild must die. For forkserver that is the chain of
+// process.hpp: the intermediate's server sees its main process gone and exits, and the
+// worker's PR_SET_PDEATHSIG (against the server) fires.
+class DaemonDiesWithParent : public mptest::ProcessFixture,
+                             public ::testing::WithParamInterface<mp::StartMethod> {};
+
+TEST_P(DaemonDiesWithParent, UnderEachStartMethod) {
+  char dir[] = "/tmp/tandem-daemon-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string fifo = std::string(dir) + "/pid";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // Our own idle writer keeps the FIFO from reporting a hang-up before the grandchild writes.
+  const int rfd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  const int wfd = ::open(fifo.c_str(), O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(rfd, 0);
+  ASSERT_GE(wfd, 0);
+  mp::Process middle(pftest::start_daemon_and_wait, std::tuple{static_cast<int>(GetParam()), fifo},
+                     {.start_method = mp::StartMethod::spawn});
   middle.start();
-  ASSERT_TRUE(board->ready.wait());
-  const int gpid = board->pid.load();
+  std::string text;
+  pollfd rp{rfd, POLLIN, 0};
+  while (text.find('\n') == std::string::npos) {
+    int n;
+    do n = ::poll(&rp, 1, 60'000);
+    while (n < 0 && errno == EINTR);
+    ASSERT_EQ(n, 1) << "the grandchild never reported";
+    char buf[32];
+    const ssize_t k = ::read(rfd, buf, sizeof buf);
+    if (k > 0) text.append(buf, static_cast<std::size_t>(k));
+  }
+  ::close(wfd);
+  ::close(rfd);
+  ::unlink(fifo.c_str());
+  ::rmdir(dir);
+  const int gpid = std::stoi(text);
   ASSERT_GT(gpid, 0);
   const int gfd = static_cast<int>(::syscall(SYS_pidfd_open, gpid, 0));
   ASSERT_GE(gfd, 0);
@@ -186,9 +232,21 @@ TEST_F(ProcessFaultTest, DaemonChildDiesWithItsParent) {
   do n = ::poll(&pfd, 1, 60'000);
   while (n < 0 && errno == EINTR);
   EXPECT_EQ(n, 1) << "the daemon grandchild outlived its parent";
+  if (n != 1) ::syscall(SYS_pidfd_send_signal, gfd, SIGKILL, nullptr, 0);  // no stray process
   ::close(gfd);
-  EXPECT_EQ(board->value.load(), 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(StartMethods, DaemonDiesWithParent,
+                         ::testing::Values(mp::StartMethod::fork, mp::StartMethod::forkserver,
+                                           mp::StartMethod::spawn),
+                         [](const ::testing::TestParamInfo<mp::StartMethod>& info) {
+                           switch (info.param) {
+                             case mp::StartMethod::fork: return std::string("fork");
+                             case mp::StartMethod::forkserver: return std::string("forkserver");
+                             case mp::StartMethod::spawn: return std::string("spawn");
+                           }
+                           return std::string("unknown");
+                         });
 
 // The same with a non-daemon grandchild: it survives (as in Python, it becomes an orphan);
 // we then stop it through its stop page, which the test shares.
@@ -216,3 +274,11 @@ TEST_F(ProcessFaultTest, NonDaemonChildOutlivesItsParent) {
 }
 
 }  // namespace
+
+// Our own main(): mp::init(argc, argv) first, so that spawned children (DaemonDiesWithParent's
+// intermediate) are taken over there; gtest_main's main is then not linked.
+int main(int argc, char** argv) {
+  tandem::mp::init(argc, argv);
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
