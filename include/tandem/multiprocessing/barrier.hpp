@@ -10,19 +10,32 @@
 //  as in tandem::Barrier, with its state in a SharedRegion, guarded by a RobustMutex and
 //  with a process-shared futex sequence word as condition variable (wake-ups may be
 //  spurious; every wait loops on its predicate).
-// Crash safety: a process killed while inside the barrier's short critical sections leaves
-//  the mutex to the next process, which finds owner-died and BREAKS the barrier (the state
-//  may be half-updated): the others get BrokenBarrierError, never a hang. A process killed
-//  while waiting for the others is counted as arrived and cannot be told from a slow one:
-//  use timeouts (every blocking wait here honours its deadline, also while a previous cycle
-//  drains) or abort().
+// Crash safety: a process SIGKILLed anywhere inside wait() breaks the barrier for the
+//  others — they get BrokenBarrierError within kRecheck (250 ms) of its reaping, never a
+//  hang, with or without timeouts:
+//   * killed inside the short critical sections (or while running `action`): the robust
+//     mutex goes to the next process, which finds owner-died and breaks the barrier (the
+//     state may be half-updated);
+//   * killed while waiting for the others: each waiter records its pid in a slot of the
+//     shared state (the first kTracked = 64 concurrent waiters), and every waiter re-checks
+//     the recorded pids (kill(pid, 0)) whenever it wakes, at least every kRecheck; the last
+//     arrival checks them before tripping. A dead waiter is then counted out, and during
+//     filling the barrier breaks (the cycle cannot complete as promised: the arrival that
+//     would have been the dead one's is somebody else's). A dead process is seen only once
+//     its parent reaped it (a zombie still exists) — mp::Process::join() or an exit of the
+//     parent does that. Waiters beyond the first 64 are not tracked: a death among them is
+//     indistinguishable from a slow party (use timeouts or abort()).
+//  After a break, reset() returns the barrier to filling once the surviving waiters left.
 // Memory ordering: all state is under the mutex; what a process wrote before wait() is
 //  visible to every party after its wait() returns.
 // Differences from Python: ValueError("parties must be > 0") for parties < 1 (threading's
 //  3.13 check; multiprocessing accepts it); `action` must not call this barrier's methods.
 #pragma once
 
+#include <unistd.h>
+
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -39,6 +52,7 @@ namespace detail {
 
 struct BarrierState {
   enum class Phase : std::uint32_t { filling, draining, resetting, broken };
+  static constexpr int kTracked = 64;  // waiters whose death is detected (see barrier.hpp)
   explicit BarrierState(std::int64_t n) noexcept : parties(n) {}
   RobustMutex mutex;
   std::atomic<std::uint32_t> seq{0};  // futex word: bumped on each state change
@@ -46,6 +60,7 @@ struct BarrierState {
   Phase phase = Phase::filling;       // guarded by mutex
   std::int64_t count = 0;             // parties inside wait(); guarded by mutex
   std::int64_t parties;
+  std::int32_t waiter_pid[kTracked] = {};  // pids of waiters inside wait(); 0: free slot
 };
 
 }  // namespace detail
@@ -53,6 +68,7 @@ struct BarrierState {
 class Barrier {
   using Phase = detail::BarrierState::Phase;
   using Deadline = tandem::detail::Deadline;
+  static constexpr std::chrono::milliseconds kRecheck{250};  // longest sleep between checks
 
  public:
   /// ValueError("parties must be > 0") when parties < 1.
@@ -82,6 +98,7 @@ class Barrier {
   }
   void reset() {
     Guard g(*this);
+    count_out_dead_locked();
     if (s_->count > 0) {
       if (s_->phase == Phase::filling || s_->phase == Phase::broken) s_->phase = Phase::resetting;
     } else {
@@ -122,9 +139,43 @@ class Barrier {
     const std::uint32_t key = s_->seq.load(std::memory_order_relaxed);
     ++s_->sleepers;
     s_->mutex.unlock();
-    tandem::detail::futex_wait(s_->seq, key, deadline, tandem::detail::Scope::shared);
+    Deadline slice = Deadline::after(duration(kRecheck));
+    if (!deadline.is_never() && deadline.time_point() < slice.time_point()) slice = deadline;
+    tandem::detail::futex_wait(s_->seq, key, slice, tandem::detail::Scope::shared);
     lock_mutex();
     --s_->sleepers;
+    count_out_dead_locked();
+  }
+
+  /// Records this waiter's pid in a free slot; -1 when all kTracked slots are taken.
+  int claim_slot_locked() noexcept {
+    for (int i = 0; i < detail::BarrierState::kTracked; ++i) {
+      if (s_->waiter_pid[i] == 0) {
+        s_->waiter_pid[i] = static_cast<std::int32_t>(::getpid());
+        return i;
+      }
+    }
+    return -1;
+  }
+  /// Counts out the recorded waiters whose process is gone, as if they had left; while
+  /// filling, that breaks the barrier. Returns whether one was found.
+  bool count_out_dead_locked() noexcept {
+    bool found = false;
+    for (std::int32_t& pid : s_->waiter_pid) {
+      if (pid != 0 && detail::process_gone(pid)) {
+        pid = 0;
+        --s_->count;
+        found = true;
+      }
+    }
+    if (!found) return false;
+    if (s_->phase == Phase::filling) {
+      break_locked();
+    } else if (s_->count == 0 && s_->phase != Phase::broken) {
+      s_->phase = Phase::filling;  // the dead were the last to leave a draining/reset cycle
+      notify_all_locked();
+    }
+    return true;
   }
   void notify_all_locked() noexcept {
     s_->seq.fetch_add(1, std::memory_order_relaxed);
@@ -142,17 +193,19 @@ class Barrier {
     }
     if (s_->phase == Phase::broken) throw BrokenBarrierError();
     const std::int64_t index = s_->count++;
+    const int slot = claim_slot_locked();
     try {
       if (index + 1 == s_->parties) {
+        if (count_out_dead_locked()) throw BrokenBarrierError();  // a party died waiting
         trip_locked();
       } else {
         await_trip_locked(deadline);
       }
     } catch (...) {
-      leave_locked();
+      leave_locked(slot);
       throw;
     }
-    leave_locked();
+    leave_locked(slot);
     return index;
   }
 
@@ -180,7 +233,8 @@ class Barrier {
     if (s_->phase == Phase::broken || s_->phase == Phase::resetting) throw BrokenBarrierError();
   }
 
-  void leave_locked() noexcept {
+  void leave_locked(int slot) noexcept {
+    if (slot >= 0) s_->waiter_pid[slot] = 0;
     if (--s_->count == 0 && (s_->phase == Phase::draining || s_->phase == Phase::resetting)) {
       s_->phase = Phase::filling;
       notify_all_locked();

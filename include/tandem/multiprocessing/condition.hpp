@@ -175,13 +175,7 @@ class Condition {
   bool is_owned() const noexcept { return rlock_ ? rlock_->is_owned() : lock_->is_owned(); }
 
   /// Whether the process that queued a slot no longer exists (reaped). Keeps errno.
-  static bool owner_gone(std::int32_t pid) noexcept {
-    if (pid <= 0) return false;
-    const int saved = errno;
-    const bool gone = ::kill(pid, 0) != 0 && errno == ESRCH;
-    errno = saved;
-    return gone;
-  }
+  static bool owner_gone(std::int32_t pid) noexcept { return detail::process_gone(pid); }
   void free_slot(std::uint16_t i) noexcept {
     s_->next[i] = s_->free_head;
     s_->free_head = i;

@@ -29,7 +29,9 @@
 #pragma once
 
 #include <pthread.h>
+#include <signal.h>
 
+#include <cerrno>
 #include <cstdint>
 
 #include "tandem/detail/wait.hpp"
@@ -62,5 +64,17 @@ class RobustMutex {
  private:
   pthread_mutex_t m_;
 };
+
+/// Whether process `pid` no longer exists (kill(pid, 0) fails with ESRCH); keeps errno.
+/// For the objects that record their waiters' pids (mp::Condition, mp::Barrier). A process
+/// killed but not yet reaped by its parent (a zombie) still exists, and so does a dead
+/// process's pid once the system reuses it: false then, as for a live one.
+inline bool process_gone(std::int32_t pid) noexcept {
+  if (pid <= 0) return false;
+  const int saved = errno;
+  const bool gone = ::kill(pid, 0) != 0 && errno == ESRCH;
+  errno = saved;
+  return gone;
+}
 
 }  // namespace tandem::mp::detail
