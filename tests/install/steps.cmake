@@ -1,0 +1,20 @@
+# Helpers of the consumer tests' scripts (run_install_test.cmake, run_subdir_test.cmake).
+
+# step(<what> <command> <args>...): runs the command; if it fails, the test fails with <what>
+# and everything the command printed. Its output is left in step_output.
+function(step what)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(rc)
+    message(FATAL_ERROR "${what} failed (${rc}):\n${out}")
+  endif()
+  set(step_output "${out}" PARENT_SCOPE)
+endfunction()
+
+# run_consumer(<what> <program>): runs a build of consumer/main.cpp, which must report the
+# right count.
+function(run_consumer what program)
+  step("${what}" ${program})
+  if(NOT step_output MATCHES "consumer ok 2000")
+    message(FATAL_ERROR "${what} printed a wrong result: ${step_output}")
+  endif()
+endfunction()
