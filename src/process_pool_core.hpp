@@ -27,7 +27,8 @@ constexpr std::uint64_t kShut = 1ull << 63;
 // crashed or exited, it sent corrupt data in its handshake), kMaxInitKills of SIGKILLs from
 // outside the pool while its initializer ran (the out-of-memory killer's victims look like
 // that; so do an operator's or a chaos test's random kills, hence the larger number, and only
-// kills after the handshake count: a kill during the process start is no initializer's fault).
+// kills while an initializer runs count: a kill before it began (during the process start, or
+// a scheduling delay after the handshake on a loaded machine) is no initializer's fault).
 constexpr int kMaxInitFailures = 3;
 constexpr int kMaxInitKills = 10;
 // A new spare starts when the dispatcher has nothing else to do, or this long after it was

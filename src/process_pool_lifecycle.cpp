@@ -102,8 +102,9 @@ void PoolCore::on_death(std::size_t slot) {
   const int pid = w.pid;
   publish_pid(slot, 0);
   std::uint64_t run = 0, fin = 0;
-  bool ready = w.seen_ready;
+  bool ready = w.seen_ready, initializing = false;
   if (w.page) {
+    initializing = std::atomic_ref<std::uint32_t>(w.page->initializing).load(std::memory_order_acquire);
     run = std::atomic_ref<std::uint64_t>(w.page->running).load(std::memory_order_acquire);
     fin = std::atomic_ref<std::uint64_t>(w.page->finished).load(std::memory_order_acquire);
     ready = ready || std::atomic_ref<std::uint32_t>(w.page->ready).load(std::memory_order_acquire);
@@ -157,7 +158,6 @@ void PoolCore::on_death(std::size_t slot) {
     ready_.push_front(*r);
   }
   const int reason = w.kill_reason;
-  const bool handshaken = w.hello;
   const std::string corrupt_msg = std::move(w.corrupt_msg);
   w.proc.reset();
   w = Worker{};
@@ -167,7 +167,7 @@ void PoolCore::on_death(std::size_t slot) {
   if (!ready && reason == kCorrupt) {
     count_start_failure(false, pid, "failed its handshake: " + corrupt_msg);
   } else if (!ready && reason == kNone && sig == SIGKILL) {
-    if (handshaken) count_start_failure(true, pid, how);
+    if (initializing) count_start_failure(true, pid, how);
   } else if (!ready && reason == kNone) {
     count_start_failure(false, pid, how);
   }

@@ -110,6 +110,7 @@ void worker_main(const std::string& sock_name, std::uint64_t init_offset,
   WorkerPage* page = receive_page(fd);
 
   if (init_offset != 0) {
+    std::atomic_ref<std::uint32_t>(page->initializing).store(1, std::memory_order_release);
     try {
       reinterpret_cast<void (*)()>(shipping::function_address(init_offset))();
     } catch (const std::exception& e) {

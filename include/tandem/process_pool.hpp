@@ -28,9 +28,9 @@
 //    in between) the pool is broken: every pending future and every later submit fail with
 //    BrokenProcessPool("... initializer ..."), instead of looping forever. SIGKILLs from
 //    outside during the initializer (the out-of-memory killer's victims) break it after 10 in
-//    a row: an operator's or a chaos test's kills of random workers must not, and a kill
-//    before the worker's handshake, or one the pool made itself (timeout, cancel,
-//    terminate/kill_workers), never counts.
+//    a row: an operator's or a chaos test's kills of random workers must not. Only a kill
+//    while the initializer runs counts (never without an initializer, never before it began),
+//    and never one the pool made itself (timeout, cancel, terminate/kill_workers).
 // Never broken (where Python's pool breaks for good)
 //  * Each worker has a private channel (a UNIX stream socket): no queue is shared by the
 //    workers, so a worker killed mid-read corrupts nothing. The parent never blocks on a

@@ -140,7 +140,7 @@ struct WorkerPage {
   std::uint64_t finished;
   std::uint64_t started_ns;  // CLOCK_MONOTONIC of the running task's start
   std::uint32_t ready;       // 1 once the initializer returned
-  std::uint32_t pad;
+  std::uint32_t initializing;  // 1 from the call of the initializer on (none: stays 0)
   static constexpr int kCancelSlots = 16;
   std::uint64_t cancel[kCancelSlots];
 };
