@@ -25,9 +25,13 @@
 //    that was idle a while therefore takes up to that long to notice new work; a busy worker
 //    finds its next batch already queued. Idle cost: ~1000 wake-ups/s of a few µs.
 //  * World size 1 (the binary started without mpirun, or `mpirun -n 1`): a message on
-//    stderr says so, and MpiPoolExecutor runs the tasks on its communicator thread in this
-//    process — one local worker, the same shipping, serialization and exception mapping, so
-//    the program still works (slowly) and never hangs.
+//    stderr says so, and each MpiPoolExecutor runs its tasks on a local ProcessPoolExecutor
+//    (<tandem/process_pool.hpp>; MpiPoolOptions::local_workers processes, default one per
+//    CPU, fork start method) — the same shipping, serialization and exception mapping, so the
+//    program works, in parallel on this machine, and never hangs. The process pool's failure
+//    model then holds rather than MPI's (below): a task that crashes its worker fails with
+//    WorkerDied and the worker is replaced, so a faulty task never takes the program down
+//    (a worker thread in this process could not survive it); a per-task timeout is enforced.
 //
 // MpiPoolExecutor (rank 0 only; one at a time — a second while one is open is a
 // RuntimeError; after shutdown(wait = false) the next waits for the previous to drain):
@@ -38,10 +42,11 @@
 //  * map(fn, ranges..., MapOptions{timeout, chunksize, buffersize}) → a lazy, in-order range
 //    (mpi/map.hpp); chunksize is what makes map fast: one message carries a chunk.
 //  * shutdown(wait = true, cancel_futures = false) as Python; the destructor is
-//    shutdown(true). num_workers(): world size − 1 (1 in local mode).
+//    shutdown(true). num_workers(): world size − 1 (at world size 1: the local pool's
+//    max_workers()).
 //  * Exceptions thrown by tasks come back as in the process pool: the same standard or
 //    tandem exception type, else RemoteError with the type name and message.
-// Failure model (docs/mpi.md):
+// Failure model under mpirun (docs/mpi.md; at world size 1 see above):
 //  * A rank that dies (crash, OOM kill, std::exit in a task) takes the job with it: OpenMPI
 //    aborts every rank (its default error handler) — unlike ProcessPoolExecutor, which
 //    replaces the worker. No future is left hanging, because no process is left at all.
@@ -49,6 +54,12 @@
 //    passes, but the worker rank cannot be killed without killing the job, so it finishes
 //    the task (and its later tasks wait behind it); the late result is dropped.
 //  * cancel() succeeds only before the task is sent to a worker (PENDING), as in Python.
+// At world size 1 every future is the local pool's: a timeout counts from the task's start
+//  in its worker, which is killed (TimeoutError) and replaced; cancel() of a RUNNING task
+//  kills its worker and returns true; a worker's death fails only its task (WorkerDied).
+//  Making a second executor while one is open is still a RuntimeError (as under mpirun, so a
+//  program tested locally behaves the same on a cluster); after shutdown(wait = false) the
+//  next one may open at once while the previous pool drains on its own.
 // Thread safety: submit, map, shutdown may be called from any threads of rank 0. While an
 //  executor is open its communicator thread owns MPI: the program must not make MPI calls of
 //  its own concurrently (before and after, it may).
@@ -65,6 +76,7 @@
 #include "tandem/mpi/job.hpp"
 #include "tandem/mpi/map.hpp"
 #include "tandem/mpi/pool_core.hpp"
+#include "tandem/process_pool.hpp"
 #include "tandem/shipping/ship.hpp"
 
 namespace tandem::mpi {
@@ -100,6 +112,8 @@ class MpiPoolExecutor {
     shipping::Task t = shipping::ship(fn, std::forward<Args>(args)...);  // static_asserts
     if constexpr (shipping::Shippable<F, Args...>) {
       using R = shipping::shipped_result_t<F>;
+      if (ProcessPoolExecutor* local = core_.local_pool())
+        return local->template submit_wire<R>(std::move(t), TaskOptions{.timeout = topts.timeout});
       auto* st = new mpi::detail::JobState<R>(&mpi::detail::decode_result<R>);
       st->task = std::move(t);
       if (topts.timeout) st->deadline = tandem::detail::clamped_deadline(*topts.timeout);

@@ -1,4 +1,5 @@
-// MpiPoolExecutor's communicator thread (see include/tandem/mpi/pool_core.hpp).
+// MpiPoolExecutor's communicator thread (see include/tandem/mpi/pool_core.hpp), and at world
+// size 1 the local process pool that stands in for the worker ranks.
 #include <mpi.h>
 #include <pthread.h>
 
@@ -14,7 +15,7 @@
 #include "runtime.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/mpi/pool_core.hpp"
-#include "tandem/queue/simple_queue.hpp"
+#include "tandem/process_pool.hpp"
 
 namespace tandem::mpi::detail {
 
@@ -28,7 +29,6 @@ struct PoolCore::Impl {
   std::size_t max_in_flight, max_batch;  // current limits (adapted when the options are 0)
   bool adaptive;
   std::uint64_t max_idle_ns;
-  bool local;
 
   std::atomic<Job*> head{nullptr};
   std::atomic<std::uint64_t> state{0};
@@ -60,24 +60,33 @@ struct PoolCore::Impl {
   std::vector<std::byte> rbuf, out;
   bool cancelled = false;
 
-  // World size 1: a local worker thread stands in for the worker ranks, fed batches through
-  // two queues (an empty batch tells it to stop). One task per batch by default, so timeouts,
-  // map's ordering and as_completed behave as with real workers.
-  SimpleQueue<std::vector<std::byte>> to_local, from_local;
-  std::thread local_worker;
+  // World size 1: the pool every task goes to (MpiPoolExecutor::submit and map ask
+  // PoolCore::local_pool()); no communicator thread then, and no MPI call.
+  std::unique_ptr<ProcessPoolExecutor> local;
+  std::atomic<bool> local_open{true};  // until the first shutdown frees the executor slot
 
   Impl(Runtime& r, const MpiPoolOptions& o)
       : rt(r),
-        max_in_flight(o.max_in_flight ? o.max_in_flight : r.size == 1 ? 2 : 128),
-        max_batch(o.max_batch ? o.max_batch : r.size == 1 ? 1 : 64),
-        adaptive(o.max_in_flight == 0 && o.max_batch == 0 && r.size > 1),
-        max_idle_ns(static_cast<std::uint64_t>(std::max(o.max_idle_sleep.count(), 1e-6) * 1e9)),
-        local(r.size == 1) {
-    if (local) {
-      workers.push_back(Worker{0, 0, {}});
+        max_in_flight(o.max_in_flight ? o.max_in_flight : 128),
+        max_batch(o.max_batch ? o.max_batch : 64),
+        adaptive(o.max_in_flight == 0 && o.max_batch == 0),
+        max_idle_ns(static_cast<std::uint64_t>(std::max(o.max_idle_sleep.count(), 1e-6) * 1e9)) {
+    if (r.size == 1) {
+      // Forked from the constructing thread, as a ProcessPoolExecutor built here would be;
+      // the workers never make MPI calls (they only run shipped tasks) and leave with _exit.
+      local = std::make_unique<ProcessPoolExecutor>(
+          ProcessPoolOptions{.max_workers = o.local_workers});
     } else {
       for (int k = 1; k < r.size; ++k) workers.push_back(Worker{k, 0, {}});
     }
+  }
+
+  // Frees the executor slot (once): a local executor holds it from construction to its first
+  // shutdown, so a second one while it is open is refused as under mpirun.
+  void release_slot() noexcept {
+    rt.active.store(nullptr, std::memory_order_release);
+    rt.slot.store(0, std::memory_order_release);
+    td::futex_wake_all(rt.slot);
   }
 
   void ring() noexcept {
@@ -87,6 +96,14 @@ struct PoolCore::Impl {
   }
 
   void begin_shutdown(bool cancel) noexcept {
+    if (local) {
+      try {
+        local->shutdown(false, cancel);
+      } catch (...) {  // shutdown(false) does not throw; the slot must be freed regardless
+      }
+      if (local_open.exchange(false, std::memory_order_acq_rel)) release_slot();
+      return;
+    }
     state.fetch_or(kClosed | (cancel ? kCancel : 0), std::memory_order_seq_cst);
     std::uint32_t one = 1;
     rt.slot.compare_exchange_strong(one, 2, std::memory_order_acq_rel);
@@ -198,14 +215,10 @@ struct PoolCore::Impl {
       }
       any = true;
       b.sent = td::steady::now();
-      if (local) {
-        to_local.put(std::move(buf));
-      } else {
-        Send s{MPI_REQUEST_NULL, std::move(buf)};
-        MPI_Isend(s.buf.data(), static_cast<int>(s.buf.size()), MPI_BYTE, w->rank, kTagTasks,
-                  rt.comm, &s.req);
-        sends.push_back(std::move(s));
-      }
+      Send s{MPI_REQUEST_NULL, std::move(buf)};
+      MPI_Isend(s.buf.data(), static_cast<int>(s.buf.size()), MPI_BYTE, w->rank, kTagTasks,
+                rt.comm, &s.req);
+      sends.push_back(std::move(s));
       w->in_flight += b.jobs.size();
       total_in_flight += b.jobs.size();
       w->batches.push_back(std::move(b));
@@ -227,32 +240,6 @@ struct PoolCore::Impl {
         pos += 8 + static_cast<std::size_t>(len);
       }
       finish_job(j);
-    }
-  }
-
-  bool receive_local() {
-    bool any = false;
-    while (std::optional<std::vector<std::byte>> r = from_local.try_get()) {
-      Worker& w = workers[0];
-      Batch b = std::move(w.batches.front());
-      w.batches.pop_front();
-      w.in_flight -= b.jobs.size();
-      total_in_flight -= b.jobs.size();
-      complete_batch(*r, b.jobs);
-      any = true;
-    }
-    return any;
-  }
-
-  void local_serve() noexcept {
-    std::vector<std::byte> res;
-    for (;;) {
-      std::vector<std::byte> in = to_local.get();
-      if (in.empty()) return;
-      res.clear();
-      run_batch(in, res);  // throws only on a malformed batch, which rank 0 never makes
-      from_local.put(std::move(res));
-      ring();
     }
   }
 
@@ -342,12 +329,8 @@ struct PoolCore::Impl {
       }
       bool progress = take_submissions();
       progress |= dispatch();
-      if (local) {
-        progress |= receive_local();
-      } else {
-        progress |= receive();
-        progress |= reap_sends();
-      }
+      progress |= receive();
+      progress |= reap_sends();
       check_timeouts();
       const bool idle = pending.empty() && total_in_flight == 0 && sends.empty();
       if ((s & kClosed) && s < kSubmitter && idle &&
@@ -363,15 +346,9 @@ struct PoolCore::Impl {
         sleep(s, td::Deadline::after(duration(static_cast<double>(ns) * 1e-9)));
       }
     }
-    if (local) {
-      to_local.put({});
-      local_worker.join();
-    }
     done.store(1, std::memory_order_release);
     td::futex_wake_all(done);
-    rt.active.store(nullptr, std::memory_order_release);
-    rt.slot.store(0, std::memory_order_release);
-    td::futex_wake_all(rt.slot);
+    release_slot();
   }
 };
 
@@ -401,24 +378,17 @@ PoolCore::PoolCore(const MpiPoolOptions& opts) : impl_(nullptr) {
   }
   try {
     impl_ = new Impl(rt, opts);
-    rt.active.store(impl_, std::memory_order_release);
     Impl* m = impl_;
-    if (m->local)
-      m->local_worker = std::thread([m] {
-        pthread_setname_np(pthread_self(), "tandem-mpi-loc");
-        m->local_serve();
+    local_ = m->local.get();
+    rt.active.store(m, std::memory_order_release);
+    if (!local_)
+      m->thread = std::thread([m] {
+        pthread_setname_np(pthread_self(), "tandem-mpi");
+        m->run();
       });
-    m->thread = std::thread([m] {
-      pthread_setname_np(pthread_self(), "tandem-mpi");
-      m->run();
-    });
   } catch (...) {
     rt.active.store(nullptr);
-    if (impl_ && impl_->local_worker.joinable()) {
-      impl_->to_local.put({});
-      impl_->local_worker.join();
-    }
-    delete impl_;
+    delete impl_;  // a local pool's destructor waits for its workers
     rt.slot.store(0, std::memory_order_release);
     td::futex_wake_all(rt.slot);
     throw;
@@ -427,12 +397,15 @@ PoolCore::PoolCore(const MpiPoolOptions& opts) : impl_(nullptr) {
 
 PoolCore::~PoolCore() {
   impl_->begin_shutdown(false);
+  if (local_) local_->shutdown(true);
   if (impl_->thread.joinable()) impl_->thread.join();
   delete impl_;
 }
 
 void PoolCore::submit(Job* job) {
   Impl& m = *impl_;
+  if (local_)  // MpiPoolExecutor sends nothing here at world size 1
+    throw RuntimeError("tandem::MpiPoolExecutor: internal error: a job for the local pool");
   const std::uint64_t s = m.state.fetch_add(Impl::kSubmitter, std::memory_order_seq_cst);
   if (s & Impl::kClosed) {
     m.state.fetch_sub(Impl::kSubmitter, std::memory_order_seq_cst);
@@ -450,10 +423,16 @@ void PoolCore::submit(Job* job) {
 
 void PoolCore::shutdown(bool wait, bool cancel_futures) {
   impl_->begin_shutdown(cancel_futures);
+  if (local_) {
+    if (wait) local_->shutdown(true);
+    return;
+  }
   if (!wait || std::this_thread::get_id() == impl_->thread.get_id()) return;
   while (impl_->done.load(std::memory_order_acquire) == 0) td::futex_wait(impl_->done, 0);
 }
 
-std::size_t PoolCore::num_workers() const noexcept { return impl_->workers.size(); }
+std::size_t PoolCore::num_workers() const noexcept {
+  return local_ ? local_->max_workers() : impl_->workers.size();
+}
 
 }  // namespace tandem::mpi::detail

@@ -211,7 +211,8 @@ void init(int& argc, char**& argv) {
   if (rt.size == 1)
     std::fprintf(stderr,
                  "tandem::mpi: world size is 1 (started without mpirun, or with -n 1): "
-                 "MpiPoolExecutor will run tasks on a thread of this process. Start the "
+                 "MpiPoolExecutor will run tasks on a local process pool (one worker process "
+                 "per CPU unless MpiPoolOptions::local_workers says otherwise). Start the "
                  "program as `mpirun -n N %s` to get N-1 worker ranks.\n",
                  argc > 0 && argv && argv[0] ? argv[0] : "./app");
   std::atexit(detail::finalize_at_exit);

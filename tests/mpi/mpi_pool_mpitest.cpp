@@ -1,12 +1,16 @@
 // MpiPoolExecutor conformance, run as `mpirun --oversubscribe -n 3 mpi_pool_mpitest` (two
-// worker ranks) and directly (world size 1: tasks run on a local thread). Rank 0 runs the
+// worker ranks) and directly (world size 1: tasks run on a local ProcessPoolExecutor, which
+// survives crashing tasks and enforces timeouts — the Local* tests). Rank 0 runs the
 // GoogleTest suite; the other ranks serve tasks inside tandem::mpi::init and exit when rank 0
 // finishes. Python's concurrent.futures tests are the model (Lib/test/test_concurrent_futures:
 // test_executor.py, test_wait.py, test_as_completed.py, test_shutdown.py), adapted to an
 // executor whose tasks are shipped functions.
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <atomic>
 #include <chrono>
@@ -31,6 +35,11 @@ namespace {
 int add(int a, int b) { return a + b; }
 long long square(long long x) { return x * x; }
 int my_rank() { return tandem::mpi::rank(); }
+int my_pid() { return static_cast<int>(getpid()); }
+int segfault(int x) {
+  std::raise(SIGSEGV);  // a real crash of the process running the task
+  return x;
+}
 std::string greet(const std::string& who) { return "hello " + who; }
 std::vector<int> reversed(std::vector<int> v) { return {v.rbegin(), v.rend()}; }
 void nothing() {}
@@ -61,13 +70,24 @@ struct RankCpu {
 };
 RankCpu rank_cpu(int) { return {tandem::mpi::rank(), cpu_seconds()}; }
 
+bool local_mode() { return tandem::mpi::world_size() == 1; }
+
+// World size 1: one local worker process per CPU this process may use.
 std::size_t expected_workers() {
-  return tandem::mpi::world_size() == 1 ? 1 : static_cast<std::size_t>(tandem::mpi::world_size() - 1);
+  if (!local_mode()) return static_cast<std::size_t>(tandem::mpi::world_size() - 1);
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return std::thread::hardware_concurrency();
+  return static_cast<std::size_t>(CPU_COUNT(&set));
 }
 
 TEST(MpiPool, NumWorkers) {
-  MpiPoolExecutor ex;
-  EXPECT_EQ(ex.num_workers(), expected_workers());
+  {
+    MpiPoolExecutor ex;
+    EXPECT_EQ(ex.num_workers(), expected_workers());
+  }
+  // local_workers sizes the local pool and is ignored under mpirun.
+  MpiPoolExecutor ex(MpiPoolOptions{.local_workers = 3});
+  EXPECT_EQ(ex.num_workers(), local_mode() ? 3u : expected_workers());
 }
 
 // test_executor.py: test_submit, test_submit_keyword (no keywords in C++: plain arguments).
@@ -89,8 +109,11 @@ TEST(MpiPool, TasksRunOnWorkerRanks) {
   for (int i = 0; i < 400; ++i) fs.push_back(ex.submit(my_rank));
   std::set<int> ranks;
   for (auto& f : fs) ranks.insert(f.result());
-  if (tandem::mpi::world_size() == 1) {
-    EXPECT_EQ(ranks, (std::set<int>{0}));
+  if (local_mode()) {
+    EXPECT_EQ(ranks, (std::set<int>{0}));  // the local pool's workers are forks of rank 0
+    std::vector<Future<int>> ps;
+    for (int i = 0; i < 50; ++i) ps.push_back(ex.submit(my_pid));
+    for (auto& f : ps) EXPECT_NE(f.result(), my_pid()) << "a task ran inside the program";
   } else {
     EXPECT_EQ(ranks.count(0), 0u);
     EXPECT_EQ(ranks.size(), expected_workers()) << "every worker rank got tasks";
@@ -287,13 +310,56 @@ TEST(MpiPool, OneExecutorAtATime) {
   EXPECT_EQ(c.submit(add, 1, 1).result(), 2);
 }
 
-// Per-task timeouts are reported, not enforced (docs/mpi.md).
+// Per-task timeouts are reported under mpirun, enforced at world size 1 (docs/mpi.md).
 TEST(MpiPool, TaskTimeoutReported) {
   MpiPoolExecutor ex;
   auto slow = ex.submit(tandem::MpiTaskOptions{.timeout = 0.1s}, sleep_ms, 1000);
   EXPECT_THROW(slow.result(), tandem::TimeoutError);
   auto ok = ex.submit(tandem::MpiTaskOptions{.timeout = 60s}, add, 2, 2);
   EXPECT_EQ(ok.result(), 4);
+}
+
+// World size 1: a task that crashes its process fails with WorkerDied — the program (this
+// test) survives — and the executor keeps serving, submit and map alike. Under mpirun the
+// crash would take the job down (docs/mpi.md), so this runs only locally.
+TEST(MpiPool, LocalCrashingTaskGivesWorkerDied) {
+  if (!local_mode()) GTEST_SKIP() << "a crashing rank aborts the MPI job";
+  MpiPoolExecutor ex(MpiPoolOptions{.local_workers = 2});
+  auto crashed = ex.submit(segfault, 1);
+  try {
+    crashed.result(120s);
+    FAIL() << "the crashing task returned";
+  } catch (const tandem::WorkerDied& e) {
+    // SIGSEGV; SIGABRT under AddressSanitizer (its handler reports, then aborts).
+    EXPECT_TRUE(e.signal() == SIGSEGV || e.signal() == SIGABRT) << e.what();
+    EXPECT_NE(e.pid(), my_pid());
+  }
+  EXPECT_EQ(ex.submit(add, 2, 3).result(120s), 5);
+  std::vector<int> xs{1, 2, 3, 4, 5, 6}, got;
+  for (int y : ex.map(add, xs, xs, MapOptions{.chunksize = 2})) got.push_back(y);
+  EXPECT_EQ(got, (std::vector<int>{2, 4, 6, 8, 10, 12}));
+  // A second crash, through map this time, is WorkerDied at its position too.
+  std::vector<int> ys{0};
+  auto r = ex.map(segfault, ys);
+  EXPECT_THROW(
+      {
+        for (int y : r) (void)y;
+      },
+      tandem::WorkerDied);
+  EXPECT_EQ(ex.submit(add, 4, 4).result(120s), 8);
+}
+
+// World size 1: a timeout is enforced — the worker running the task is killed and replaced.
+// With one worker, a task submitted after the timed-out one can only run if the worker was
+// freed; were the timeout merely reported, it would wait behind a two-minute task.
+TEST(MpiPool, LocalTaskTimeoutEnforced) {
+  if (!local_mode()) GTEST_SKIP() << "a worker rank cannot be killed: timeouts are reported";
+  MpiPoolExecutor ex(MpiPoolOptions{.local_workers = 1});
+  ASSERT_EQ(ex.num_workers(), 1u);
+  auto slow = ex.submit(tandem::MpiTaskOptions{.timeout = 0.2s}, sleep_ms, 120000);
+  EXPECT_THROW(slow.result(120s), tandem::TimeoutError);
+  auto next = ex.submit(add, 20, 22);
+  EXPECT_EQ(next.result(60s), 42);
 }
 
 TEST(MpiPool, ManyTasks) {

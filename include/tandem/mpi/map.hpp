@@ -2,7 +2,8 @@
 // (futures/map_range.hpp: order, chunksize, buffersize, one timeout from the call, an
 // exception at its position, cancellation of the rest on destruction) whose chunks are
 // shipped tasks (futures/shipped_map.hpp) sent through the executor's communicator thread.
-// Cancelling a chunk cancels it only while it has not left for a worker rank.
+// Cancelling a chunk cancels it only while it has not left for a worker rank. At world size 1
+// the chunks go to the executor's local ProcessPoolExecutor and behave as its map's chunks.
 // The executor must outlive the range.
 #pragma once
 
@@ -12,6 +13,7 @@
 #include "tandem/futures/shipped_map.hpp"
 #include "tandem/mpi/job.hpp"
 #include "tandem/mpi/pool_core.hpp"
+#include "tandem/process_pool.hpp"
 
 namespace tandem::mpi::detail {
 
@@ -25,6 +27,8 @@ struct MapSubmit {
   Fp fn;
 
   Future<Chunk> operator()(std::vector<typename SM::Item> items) {
+    if (ProcessPoolExecutor* local = core->local_pool())
+      return local->template submit_wire<Chunk>(SM::task(fn, items));
     auto* st = new JobState<Chunk>(&decode_result<Chunk>);
     try {
       st->task = SM::task(fn, items);

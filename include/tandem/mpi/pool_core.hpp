@@ -14,6 +14,9 @@
 //  * sleeps: on the futex bell (no deadline) when nothing is in flight, else a backoff of
 //    brief polls, sched_yield, then futex waits of 1 µs doubling to max_idle_sleep — MPI
 //    messages cannot wake a futex, and OpenMPI's blocking receives busy-poll a core.
+// At world size 1 (no worker ranks) there is no communicator thread: PoolCore owns a local
+// tandem::ProcessPoolExecutor instead, and MpiPoolExecutor hands every task straight to it
+// (local_pool()), so a crashing or hanging task costs a worker process, never the program.
 // Nothing here includes <mpi.h>: users of <tandem/mpi.hpp> need MPI only at link time.
 #pragma once
 
@@ -26,6 +29,8 @@
 #include "tandem/mpi/job.hpp"
 
 namespace tandem {
+
+class ProcessPoolExecutor;
 
 struct MpiPoolOptions {
   /// Tasks sent ahead to one worker rank, and tasks in one message. Both 0 (the default):
@@ -40,11 +45,18 @@ struct MpiPoolOptions {
   /// on the wake-up latency an idle poller adds, traded against the CPU polling costs
   /// (~0.1-0.5 % of a core at 1 ms).
   duration max_idle_sleep = std::chrono::milliseconds(1);
+  /// World size 1 only (the program started without mpirun): the worker processes of the
+  /// local ProcessPoolExecutor that stands in for the worker ranks; 0 (the default): the CPUs
+  /// this process may use. Ignored under mpirun (the workers are the other ranks).
+  std::size_t local_workers = 0;
 };
 
 struct MpiTaskOptions {
-  /// From submit() to the outcome. When it passes the future fails with TimeoutError; the
-  /// worker rank cannot be interrupted and finishes the task, whose result is dropped.
+  /// Under mpirun: from submit() to the outcome. When it passes the future fails with
+  /// TimeoutError; the worker rank cannot be interrupted and finishes the task, whose result
+  /// is dropped. At world size 1 it is ProcessPoolExecutor's TaskOptions::timeout: it counts
+  /// from the task's start in its worker process, which is killed (and replaced) when it
+  /// passes — the timeout is enforced.
   std::optional<duration> timeout{};
 };
 
@@ -62,11 +74,15 @@ class PoolCore {
   void submit(Job* job);
   void shutdown(bool wait, bool cancel_futures);
   std::size_t num_workers() const noexcept;
+  /// World size 1: the process pool every task goes to instead of submit() (it lives as long
+  /// as this PoolCore). nullptr under mpirun.
+  ProcessPoolExecutor* local_pool() const noexcept { return local_; }
 
   struct Impl;
 
  private:
   Impl* impl_;
+  ProcessPoolExecutor* local_ = nullptr;
 };
 
 }  // namespace mpi::detail
