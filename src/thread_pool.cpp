@@ -8,6 +8,8 @@
 
 #include "tandem/futures/pool_scheduler.hpp"
 
+#include "cpu_count.hpp"
+
 namespace tandem::detail {
 namespace {
 
@@ -71,11 +73,8 @@ std::vector<std::thread>*& thread_graveyard() {
   return g;
 }
 
-std::size_t default_workers() {
-  unsigned n = std::thread::hardware_concurrency();
-  if (n == 0) n = 1;
-  return std::min<std::size_t>(32, n + 4);
-}
+// Python 3.13+: min(32, (os.process_cpu_count() or 1) + 4) — affinity-aware.
+std::size_t default_workers() { return std::min<std::size_t>(32, process_cpu_count() + 4); }
 
 void cpu_relax(int n) noexcept {
   for (int i = 0; i < n; ++i) {

@@ -3,9 +3,12 @@
 // plus the guarantees beyond Python (nested waits, idle CPU, stats).
 #include <gtest/gtest.h>
 #include <pthread.h>
+#include <sched.h>
 #include <time.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <latch>
 #include <numeric>
 #include <set>
@@ -72,6 +75,21 @@ TEST(ThreadPool, Map) {
     got.push_back(v);
   ASSERT_EQ(got.size(), 1000u);
   EXPECT_EQ(got[999], -999);
+}
+
+// test_process_pool.py test_map_chunksize's bad_map, for threads: Python's thread pool
+// ignores chunksize, tandem's honours it (thread_pool.hpp), so a chunk of 0 is refused at
+// the call with ProcessPoolExecutor's ValueError — before any task is submitted.
+TEST(ThreadPool, MapChunksizeZeroRaises) {
+  ThreadPoolExecutor ex(2);
+  std::vector<int> in{1, 2, 3};
+  try {
+    (void)ex.map([](int x) { return x; }, in, tandem::MapOptions{.chunksize = 0});
+    FAIL() << "no exception";
+  } catch (const tandem::ValueError& e) {
+    EXPECT_STREQ(e.what(), "chunksize must be >= 1.");
+  }
+  EXPECT_EQ(ex.stats().submitted, 0u);
 }
 
 // map holds an lvalue range by reference and a temporary by value; arrays work too.
@@ -197,11 +215,40 @@ TEST(ThreadPool, Saturation) {
   g.open();
 }
 
-// test_thread_pool.ThreadPoolExecutorTest.test_default_workers
+// test_thread_pool.ThreadPoolExecutorTest.test_default_workers (3.13+: process_cpu_count)
 TEST(ThreadPool, DefaultWorkers) {
   ThreadPoolExecutor ex;
-  unsigned n = std::thread::hardware_concurrency();
-  EXPECT_EQ(ex.max_workers(), std::min<std::size_t>(32, (n ? n : 1) + 4));
+  cpu_set_t set;
+  ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+  EXPECT_EQ(ex.max_workers(), std::min<std::size_t>(32, CPU_COUNT(&set) + 4));
+}
+
+// The default follows the CPU affinity, not the machine: a pool built in a thread allowed
+// on one CPU (sched_setaffinity(0) binds the calling thread only; Linux keeps the mask per
+// thread and os.process_cpu_count() reads the caller's) has min(32, 1 + 4) workers, where
+// hardware_concurrency() would have given cpus + 4.
+TEST(ThreadPool, DefaultWorkersFollowAffinity) {
+  cpu_set_t mine;
+  ASSERT_EQ(sched_getaffinity(0, sizeof mine, &mine), 0);
+  int first = 0;
+  while (!CPU_ISSET(first, &mine)) ++first;
+  std::size_t got = 0;
+  int err = 0;
+  std::thread t([&] {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    if (sched_setaffinity(0, sizeof one, &one) != 0) {
+      err = errno;
+      return;
+    }
+    ThreadPoolExecutor ex;
+    got = ex.max_workers();
+    ex.submit([] {}).result();  // a worker starts and ends under the narrowed mask
+  });
+  t.join();
+  ASSERT_EQ(err, 0) << "sched_setaffinity: " << std::strerror(err);
+  EXPECT_EQ(got, 5u);
 }
 
 // executor.ExecutorTest.test_thread_names_assigned / test_thread_names_default

@@ -1,9 +1,12 @@
 // tandem::ThreadPoolExecutor — concurrent.futures.ThreadPoolExecutor (python-semantics.md §16–§17).
 //
 // Guarantees
-//  * max_workers 0 means min(32, cpus + 4) as Python. Workers start lazily, one per submit
-//    that finds no idle worker, up to max_workers, and are reused; OS thread names are
-//    "<prefix>_N" ("ThreadPoolExecutor-K_N" without a prefix; truncated to 15 bytes).
+//  * max_workers 0 means min(32, cpus + 4) as Python 3.13+, where cpus counts the CPUs the
+//    constructing thread may run on (its affinity mask: os.process_cpu_count()), not every
+//    CPU of the machine — under taskset or a cpuset the pool is sized for what it can use.
+//    Workers start lazily, one per submit that finds no idle worker, up to max_workers,
+//    and are reused; OS thread names are "<prefix>_N" ("ThreadPoolExecutor-K_N" without a
+//    prefix; truncated to 15 bytes).
 //  * submit(fn, args...) → Future<R>: fn and args are decay-copied into the task, which is
 //    run once by some worker; any exception it throws reaches the future. After shutdown:
 //    RuntimeError("cannot schedule new futures after shutdown"); on a broken pool:
