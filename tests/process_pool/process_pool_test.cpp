@@ -23,6 +23,7 @@ int add(int a, int b) { return a + b; }
 int my_pid() { return static_cast<int>(getpid()); }
 void sleep_ms(int ms) { usleep(static_cast<useconds_t>(ms) * 1000); }
 int square(int x) { return x * x; }
+int mul(int a, int b) { return a * b; }
 struct MyError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -147,6 +148,23 @@ TEST_P(StartMethods, MaxTasksPerChild) {
   std::vector<tandem::Future<int>> fs;
   for (int i = 0; i < 50; ++i) fs.push_back(ex.submit(add, i, i));
   for (int i = 0; i < 50; ++i) EXPECT_EQ(fs[i].result(30s), 2 * i);
+}
+
+// CPython Lib/test/test_concurrent_futures/test_process_pool.py: test_max_tasks_early_shutdown
+// — shutdown() right after submitting twice as many tasks as there are workers that may each
+// run one: every task still runs (the retiring workers are replaced). Python skips fork, which
+// it refuses with max_tasks_per_child; tandem allows it.
+TEST_P(StartMethods, MaxTasksEarlyShutdown) {
+  auto o = opts(3);
+  o.max_tasks_per_child = 1;
+  tandem::ProcessPoolExecutor ex(o);
+  std::vector<tandem::Future<int>> fs;
+  for (int i = 0; i < 6; ++i) fs.push_back(ex.submit(mul, i, i));
+  ex.shutdown();
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(fs[i].done()) << i;
+    EXPECT_EQ(fs[i].result(), i * i);
+  }
 }
 
 // executor.py: test_shutdown / ExecutorShutdownTest.test_run_after_shutdown
