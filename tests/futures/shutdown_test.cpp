@@ -436,9 +436,16 @@ TEST(ThreadPoolFork, ForkWhileSubmitting) {
   std::atomic<long> ran{0};
   ThreadPoolExecutor ex(2);
   std::vector<std::thread> subs;
+  // Each submitter waits for every 256th task, so the backlog stays bounded: unbounded, it
+  // grew to millions of tasks on a loaded machine, and a child failing all of them (one COW
+  // page fault after another) outlived its 60 s alarm.
   for (int i = 0; i < 2; ++i)
     subs.emplace_back([&] {
-      while (!stop.load()) ex.submit([&] { ran++; });
+      while (!stop.load()) {
+        Future<void> last;
+        for (int j = 0; j < 256; ++j) last = ex.submit([&] { ran++; });
+        last.result();
+      }
     });
   for (int k = 0; k < 10; ++k) {
     pid_t pid = ::fork();
