@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -73,6 +74,40 @@ WorkerPage* receive_page(int fd) noexcept {
   if (p == MAP_FAILED) die("mmap");
   return static_cast<WorkerPage*>(p);
 }
+
+/// The functions this worker has run, each with its longest run. Results of quick tasks are
+/// batched (one send per ~100 us); a finished task's result must still not wait behind a long
+/// task that follows it in the same frame (wait(FIRST_COMPLETED) and as_completed would see it
+/// late by that task's whole duration). So before a task whose function is not known to be
+/// quick -- never run here, or once seen to take >= kSlowNs -- the pending results go out.
+/// Misses only the first slow run of a function that was always quick before.
+class KnownFunctions {
+ public:
+  static constexpr std::uint64_t kSlowNs = 100000;
+  /// The entry of (trampoline, function, check), added as "unknown" on first sight.
+  std::size_t find(std::uint64_t t, std::uint64_t f, std::uint64_t c) {
+    if (last_ < known_.size() && known_[last_].t == t && known_[last_].f == f &&
+        known_[last_].c == c)
+      return last_;
+    for (last_ = 0; last_ < known_.size(); ++last_)
+      if (known_[last_].t == t && known_[last_].f == f && known_[last_].c == c) return last_;
+    known_.push_back({t, f, c, kUnknown});
+    return last_;
+  }
+  bool maybe_slow(std::size_t k) const noexcept { return known_[k].max_ns >= kSlowNs; }
+  void ran(std::size_t k, std::uint64_t ns) noexcept {
+    auto& m = known_[k].max_ns;
+    m = m == kUnknown ? ns : std::max(m, ns);
+  }
+
+ private:
+  static constexpr std::uint64_t kUnknown = ~std::uint64_t{0};
+  struct Entry {
+    std::uint64_t t, f, c, max_ns;
+  };
+  std::vector<Entry> known_;
+  std::size_t last_ = 0;
+};
 
 bool is_cancelled(WorkerPage* page, std::uint64_t id) noexcept {
   for (auto& slot : page->cancel)
@@ -139,6 +174,7 @@ void worker_main(const std::string& sock_name, std::uint64_t init_offset,
   // function skip the integrity digest.
   std::uint64_t last_t = 0, last_f = 0, last_c = 0;
   shipping::ResolvedTask last_r{0, 0};
+  KnownFunctions known;
   for (;;) {
     if (have == in.size()) in.resize(in.size() * 2);
     ssize_t n = ::read(fd, in.data() + have, in.size() - have);
@@ -153,6 +189,13 @@ void worker_main(const std::string& sock_name, std::uint64_t init_offset,
     std::size_t res_at = begin_frame(out, FrameType::results);
     std::uint64_t last_flush = now_ns();
     bool quota_hit = false;
+    const auto flush = [&](std::uint64_t now) {
+      finish_frame(out, res_at);
+      send_all(fd, out.data(), out.size());
+      out.clear();
+      res_at = begin_frame(out, FrameType::results);
+      last_flush = now;
+    };
     for (;;) {
       FrameType type;
       std::span<const std::byte> body;
@@ -167,12 +210,15 @@ void worker_main(const std::string& sock_name, std::uint64_t init_offset,
       if (type != FrameType::tasks) _exit(72);
       for_each_task(body, [&](const TaskRecord& r, std::span<const std::byte> args) {
         if (quota_hit) return;  // the pool never sends past the quota; defensive
+        const std::size_t fn = known.find(r.trampoline, r.function, r.check);
+        if (known.maybe_slow(fn) && out.size() > res_at + sizeof(FrameHeader)) flush(now_ns());
         std::atomic_ref<std::uint64_t>(page->started_ns).store(now_ns(), std::memory_order_relaxed);
         std::atomic_ref<std::uint64_t>(page->running).store(r.id, std::memory_order_seq_cst);
         append_pod(out, ResultRecord{r.id, 0, 0});
         const std::size_t rec_at = out.size() - sizeof(ResultRecord);
         const std::uint64_t t0 = now_ns();
-        if (is_cancelled(page, r.id)) {
+        const bool cancelled = is_cancelled(page, r.id);
+        if (cancelled) {
           out.push_back(std::byte{1});
           serialize_append(out, shipping::record_exception(
                                     std::make_exception_ptr(CancelledError())));
@@ -198,6 +244,7 @@ void worker_main(const std::string& sock_name, std::uint64_t init_offset,
           }
         }
         const std::uint64_t t1 = now_ns();
+        if (!cancelled) known.ran(fn, t1 - t0);
         std::atomic_ref<std::uint64_t>(page->finished).store(r.id, std::memory_order_release);
         ResultRecord rr{r.id, static_cast<std::uint32_t>(out.size() - rec_at - sizeof rr),
                         static_cast<std::uint32_t>(std::min<std::uint64_t>((t1 - t0) / 1000,
@@ -206,13 +253,7 @@ void worker_main(const std::string& sock_name, std::uint64_t init_offset,
         ++done;
         if (max_tasks != 0 && done >= max_tasks) quota_hit = true;
         // Results of a slow task go out at once; quick ones are batched (≤ 100 µs late).
-        if (t1 - last_flush > 100000 || out.size() > (1u << 20)) {
-          finish_frame(out, res_at);
-          send_all(fd, out.data(), out.size());
-          out.clear();
-          res_at = begin_frame(out, FrameType::results);
-          last_flush = t1;
-        }
+        if (t1 - last_flush > KnownFunctions::kSlowNs || out.size() > (1u << 20)) flush(t1);
       });
       pos += used;
     }
