@@ -7,6 +7,7 @@
 // watches pidfds for deaths and the workers' shared pages for timeouts, and starts
 // replacements. When it has nothing to do it sleeps in epoll_pwait2 (0% CPU).
 #include "process_pool_core.hpp"
+#include "cpu_count.hpp"
 
 #include <sched.h>
 #include <signal.h>
@@ -47,13 +48,7 @@ void worker_entry(std::string sock, std::uint64_t init, std::uint64_t max_tasks)
 }  // namespace
 
 PoolCore::PoolCore(const ProcessPoolOptions& o) : opts_(o) {
-  n_ = o.max_workers;
-  if (n_ == 0) {
-    cpu_set_t set;
-    n_ = sched_getaffinity(0, sizeof set, &set) == 0 ? static_cast<std::size_t>(CPU_COUNT(&set))
-                                                    : 1;
-    if (n_ == 0) n_ = 1;
-  }
+  n_ = o.max_workers != 0 ? o.max_workers : process_cpu_count();
   if (o.initializer) init_offset_ = shipping::function_offset(shipping::address_of(o.initializer));
   w_.resize(o.spare_worker ? n_ + 1 : n_);
   pids_ = std::make_unique<std::atomic<int>[]>(n_);

@@ -10,7 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -21,6 +20,7 @@
 #include "tandem/process_pool/wire.hpp"
 #include "tandem/shipping/build_id.hpp"
 #include "tandem/shipping/function_id.hpp"
+#include "tandem/shipping/known_functions.hpp"
 #include "tandem/shipping/ship.hpp"
 
 namespace tandem::detail::pp {
@@ -74,40 +74,6 @@ WorkerPage* receive_page(int fd) noexcept {
   if (p == MAP_FAILED) die("mmap");
   return static_cast<WorkerPage*>(p);
 }
-
-/// The functions this worker has run, each with its longest run. Results of quick tasks are
-/// batched (one send per ~100 us); a finished task's result must still not wait behind a long
-/// task that follows it in the same frame (wait(FIRST_COMPLETED) and as_completed would see it
-/// late by that task's whole duration). So before a task whose function is not known to be
-/// quick -- never run here, or once seen to take >= kSlowNs -- the pending results go out.
-/// Misses only the first slow run of a function that was always quick before.
-class KnownFunctions {
- public:
-  static constexpr std::uint64_t kSlowNs = 100000;
-  /// The entry of (trampoline, function, check), added as "unknown" on first sight.
-  std::size_t find(std::uint64_t t, std::uint64_t f, std::uint64_t c) {
-    if (last_ < known_.size() && known_[last_].t == t && known_[last_].f == f &&
-        known_[last_].c == c)
-      return last_;
-    for (last_ = 0; last_ < known_.size(); ++last_)
-      if (known_[last_].t == t && known_[last_].f == f && known_[last_].c == c) return last_;
-    known_.push_back({t, f, c, kUnknown});
-    return last_;
-  }
-  bool maybe_slow(std::size_t k) const noexcept { return known_[k].max_ns >= kSlowNs; }
-  void ran(std::size_t k, std::uint64_t ns) noexcept {
-    auto& m = known_[k].max_ns;
-    m = m == kUnknown ? ns : std::max(m, ns);
-  }
-
- private:
-  static constexpr std::uint64_t kUnknown = ~std::uint64_t{0};
-  struct Entry {
-    std::uint64_t t, f, c, max_ns;
-  };
-  std::vector<Entry> known_;
-  std::size_t last_ = 0;
-};
 
 bool is_cancelled(WorkerPage* page, std::uint64_t id) noexcept {
   for (auto& slot : page->cancel)
@@ -174,7 +140,7 @@ void worker_main(const std::string& sock_name, std::uint64_t init_offset,
   // function skip the integrity digest.
   std::uint64_t last_t = 0, last_f = 0, last_c = 0;
   shipping::ResolvedTask last_r{0, 0};
-  KnownFunctions known;
+  shipping::KnownFunctions known;  // results go out before a task that may be long
   for (;;) {
     if (have == in.size()) in.resize(in.size() * 2);
     ssize_t n = ::read(fd, in.data() + have, in.size() - have);
@@ -253,13 +219,14 @@ void worker_main(const std::string& sock_name, std::uint64_t init_offset,
         ++done;
         if (max_tasks != 0 && done >= max_tasks) quota_hit = true;
         // Results of a slow task go out at once; quick ones are batched (≤ 100 µs late).
-        if (t1 - last_flush > KnownFunctions::kSlowNs || out.size() > (1u << 20)) flush(t1);
+        if (t1 - last_flush > shipping::KnownFunctions::kSlowNs || out.size() > (1u << 20))
+          flush(t1);
       });
       pos += used;
-    }
-    if (out.size() > sizeof(FrameHeader)) {
-      finish_frame(out, res_at);
-      send_all(fd, out.data(), out.size());
+      // A frame's results go out at its end, before the next frame read with it runs: the
+      // pool sent them apart, so the next one may hold a long task (KnownFunctions cannot
+      // tell the first slow run of a function that was quick until then).
+      if (out.size() > res_at + sizeof(FrameHeader)) flush(now_ns());
     }
     if (quota_hit) return;  // max_tasks_per_child: exit 0, the pool starts a replacement
     std::memmove(in.data(), in.data() + pos, have - pos);

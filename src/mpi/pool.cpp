@@ -40,6 +40,7 @@ struct PoolCore::Impl {
   struct Batch {
     std::vector<Job*> jobs;
     td::steady::time_point sent;
+    std::size_t done = 0;  // jobs[0, done) have their results
   };
   double task_seconds = 0;  // moving average of a batch's round trip / its tasks
   struct Worker {
@@ -226,19 +227,29 @@ struct PoolCore::Impl {
     return any;
   }
 
-  void complete_batch(std::span<const std::byte> in, std::vector<Job*>& jobs) {
+  /// Completes the jobs of `b` whose results `in` carries, in order from b.done: a worker
+  /// sends a batch's results as one message or, when it meets a task that may be long
+  /// (shipping/known_functions.hpp), as several. A truncated record fails the batch's rest.
+  void complete_results(std::span<const std::byte> in, Batch& b) {
     std::size_t pos = 0;
-    for (Job* j : jobs) {
+    while (pos < in.size() && b.done < b.jobs.size()) {
+      Job* j = b.jobs[b.done++];
       std::uint64_t len = 0;
       if (in.size() - pos >= 8) std::memcpy(&len, in.data() + pos, 8);
       if (in.size() - pos < 8 || len > in.size() - pos - 8) {
         j->fail(std::make_exception_ptr(
             DecodeError("tandem::MpiPoolExecutor: truncated result batch from a worker rank")));
-        pos = in.size();
-      } else {
-        j->complete(in.subspan(pos + 8, static_cast<std::size_t>(len)));
-        pos += 8 + static_cast<std::size_t>(len);
+        finish_job(j);
+        while (b.done < b.jobs.size()) {
+          Job* rest = b.jobs[b.done++];
+          rest->fail(std::make_exception_ptr(DecodeError(
+              "tandem::MpiPoolExecutor: truncated result batch from a worker rank")));
+          finish_job(rest);
+        }
+        return;
       }
+      j->complete(in.subspan(pos + 8, static_cast<std::size_t>(len)));
+      pos += 8 + static_cast<std::size_t>(len);
       finish_job(j);
     }
   }
@@ -256,14 +267,18 @@ struct PoolCore::Impl {
       rbuf.resize(static_cast<std::size_t>(count));
       MPI_Mrecv(rbuf.data(), count, MPI_BYTE, &msg, &st);
       Worker& w = workers[static_cast<std::size_t>(st.MPI_SOURCE - 1)];
-      // A worker answers its batches in order (MPI does not overtake between two ranks).
-      Batch b = std::move(w.batches.front());
-      w.batches.pop_front();
-      w.in_flight -= b.jobs.size();
-      total_in_flight -= b.jobs.size();
-      adapt(b);
-      complete_batch(rbuf, b.jobs);
       any = true;
+      // A worker answers its batches in order (MPI does not overtake between two ranks).
+      if (w.batches.empty()) continue;  // more results than jobs: nothing to complete
+      Batch& b = w.batches.front();
+      const std::size_t before = b.done;
+      complete_results(rbuf, b);
+      w.in_flight -= b.done - before;
+      total_in_flight -= b.done - before;
+      if (b.done == b.jobs.size()) {
+        adapt(b);
+        w.batches.pop_front();
+      }
     }
     return any;
   }

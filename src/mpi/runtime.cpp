@@ -5,6 +5,8 @@
 #include <time.h>
 
 #include <algorithm>
+#include <chrono>
+#include <functional>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +16,7 @@
 #include "tandem/mpi.hpp"
 #include "tandem/serialize.hpp"
 #include "tandem/shipping/build_id.hpp"
+#include "tandem/shipping/known_functions.hpp"
 #include "tandem/shipping/remote_exception.hpp"
 #include "tandem/shipping/ship.hpp"
 
@@ -42,7 +45,9 @@ std::uint64_t Backoff::next() noexcept {
   return std::min<std::uint64_t>(std::uint64_t{1000} << k, max_ns_);
 }
 
-void run_batch(std::span<const std::byte> in, std::vector<std::byte>& out) {
+void run_batch(std::span<const std::byte> in, std::vector<std::byte>& out,
+               shipping::KnownFunctions& known,
+               const std::function<void(std::vector<std::byte>&)>& send) {
   std::size_t pos = 0;
   shipping::Task t;
   while (pos < in.size()) {
@@ -53,8 +58,11 @@ void run_batch(std::span<const std::byte> in, std::vector<std::byte>& out) {
     if (h.args_len > in.size() - pos) throw RuntimeError("tandem::mpi: truncated task batch");
     const auto args = in.subspan(pos, static_cast<std::size_t>(h.args_len));
     pos += static_cast<std::size_t>(h.args_len);
+    const std::size_t fn = known.find(h.trampoline, h.function, h.check);
+    if (known.maybe_slow(fn) && !out.empty()) send(out);
     const std::size_t at = out.size();
     out.resize(at + 8);
+    const auto t0 = std::chrono::steady_clock::now();
     try {
       t.trampoline = h.trampoline;
       t.function = h.function;
@@ -67,6 +75,8 @@ void run_batch(std::span<const std::byte> in, std::vector<std::byte>& out) {
       out.push_back(std::byte{1});
       tandem::serialize_append(out, shipping::record_exception(std::current_exception()));
     }
+    const std::chrono::nanoseconds took = std::chrono::steady_clock::now() - t0;
+    known.ran(fn, static_cast<std::uint64_t>(took.count()));
     const std::uint64_t len = out.size() - at - 8;
     std::memcpy(out.data() + at, &len, 8);
   }
@@ -132,6 +142,20 @@ void wait_send(MPI_Request& req, Backoff& bo) {
   Backoff bo(rt.worker_max_idle_ns), send_bo(rt.worker_max_idle_ns);
   std::vector<std::byte> in, out, sending;
   MPI_Request sreq = MPI_REQUEST_NULL;
+  shipping::KnownFunctions known;
+  // One result message in flight: the tasks go on while it travels. `out` is left empty.
+  const std::function<void(std::vector<std::byte>&)> send = [&](std::vector<std::byte>& o) {
+    wait_send(sreq, send_bo);
+    std::swap(o, sending);
+    o.clear();
+    if (sending.size() > static_cast<std::size_t>(INT32_MAX)) {
+      std::fprintf(stderr, "tandem::mpi: rank %d: a result batch exceeds 2 GiB; aborting\n",
+                   rt.rank);
+      MPI_Abort(MPI_COMM_WORLD, 4);
+    }
+    MPI_Isend(sending.data(), static_cast<int>(sending.size()), MPI_BYTE, 0, kTagResults,
+              rt.comm, &sreq);
+  };
   for (;;) {
     int flag = 0;
     MPI_Message msg;
@@ -152,21 +176,12 @@ void wait_send(MPI_Request& req, Backoff& bo) {
     if (st.MPI_TAG == kTagExit) break;
     out.clear();
     try {
-      run_batch(in, out);
+      run_batch(in, out, known, send);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "tandem::mpi: rank %d: %s; aborting the job\n", rt.rank, e.what());
       MPI_Abort(MPI_COMM_WORLD, 4);
     }
-    // One result batch in flight: the next batch runs while this one travels.
-    wait_send(sreq, send_bo);
-    std::swap(out, sending);
-    if (sending.size() > static_cast<std::size_t>(INT32_MAX)) {
-      std::fprintf(stderr, "tandem::mpi: rank %d: a result batch exceeds 2 GiB; aborting\n",
-                   rt.rank);
-      MPI_Abort(MPI_COMM_WORLD, 4);
-    }
-    MPI_Isend(sending.data(), static_cast<int>(sending.size()), MPI_BYTE, 0, kTagResults,
-              rt.comm, &sreq);
+    if (!out.empty()) send(out);
   }
   wait_send(sreq, send_bo);
   MPI_Comm_free(&rt.comm);

@@ -7,10 +7,12 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
 #include "tandem/mpi/pool_core.hpp"
+#include "tandem/shipping/known_functions.hpp"
 
 namespace tandem::mpi::detail {
 
@@ -40,8 +42,12 @@ static_assert(sizeof(TaskHeader) == 40);
 
 /// Runs every task of a batch, appending for each an 8-byte length and its outcome bytes
 /// (shipping/ship.hpp's outcome format) to `out`. A task that fails to resolve gets a
-/// DecodeError outcome. RuntimeError when the batch itself is malformed.
-void run_batch(std::span<const std::byte> in, std::vector<std::byte>& out);
+/// DecodeError outcome. RuntimeError when the batch itself is malformed. Before a task whose
+/// function `known` does not know to be quick, calls send(out) when `out` holds results: the
+/// results of a batch may thus travel as several messages, in order (known_functions.hpp).
+void run_batch(std::span<const std::byte> in, std::vector<std::byte>& out,
+               shipping::KnownFunctions& known,
+               const std::function<void(std::vector<std::byte>&)>& send);
 
 /// Starts shutdown(wait = false) of the open executor (finalize() with one still open).
 void shutdown_active(PoolCore::Impl* impl) noexcept;

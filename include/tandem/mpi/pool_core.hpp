@@ -8,8 +8,11 @@
 //  * sends batches (many tasks in one message, MPI_Isend) to the worker rank with the fewest
 //    tasks in flight, keeping up to max_in_flight tasks per worker so a worker finds its next
 //    batch waiting when it finishes one (adaptive by default: ~5 ms of work per rank);
-//  * receives result batches (MPI_Improbe/MPI_Mrecv) — a worker answers its batches in order,
-//    so a result batch completes the oldest batch in flight to that rank, no ids needed;
+//  * receives results (MPI_Improbe/MPI_Mrecv) — a worker answers its batches in order, so a
+//    result message completes the next jobs of the oldest batch in flight to that rank, no
+//    ids needed. A worker sends a batch's results in one message, or in several when it is
+//    about to run a task that may be long (shipping/known_functions.hpp): a quick task's
+//    result is not held until the rest of its batch has run;
 //  * fails jobs whose deadline passed (TimeoutError; the worker rank keeps running them);
 //  * sleeps: on the futex bell (no deadline) when nothing is in flight, else a backoff of
 //    brief polls, sched_yield, then futex waits of 1 µs doubling to max_idle_sleep — MPI
