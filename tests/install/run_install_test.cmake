@@ -1,6 +1,6 @@
 # Installs the build tree into a scratch prefix, then builds and runs a consumer through
 # find_package(tandem CONFIG) and another through pkg-config. Invoked by CTest with
-# -DBUILD_DIR=… -DSOURCE_DIR=… -DWORK_DIR=… -DCXX=…
+# -DBUILD_DIR=… -DSOURCE_DIR=… -DWORK_DIR=… -DGENERATOR=… -DMAKE_PROGRAM=… -DCXX=…
 include(${CMAKE_CURRENT_LIST_DIR}/steps.cmake)
 file(REMOVE_RECURSE ${WORK_DIR})
 set(prefix ${WORK_DIR}/prefix)
@@ -8,7 +8,7 @@ step("cmake --install" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix
 
 step("configuring the find_package consumer"
      ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/install/consumer -B ${WORK_DIR}/consumer
-     -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CXX})
+     -DCMAKE_PREFIX_PATH=${prefix} ${consumer_configure_args})
 step("building the find_package consumer" ${CMAKE_COMMAND} --build ${WORK_DIR}/consumer)
 run_consumer("the find_package consumer" ${WORK_DIR}/consumer/consumer)
 
