@@ -1,4 +1,4 @@
-// <tandem/futures.hpp> — Python's `concurrent.futures` for C++ (python-semantics.md §15–§19).
+// <tandem/futures.hpp> — Python's `concurrent.futures` for C++ (docs/futures.md).
 //
 //   concurrent.futures.Future              tandem::Future<T>            <tandem/futures/future.hpp>
 //   wait / as_completed / FIRST_COMPLETED  tandem::wait / as_completed / ReturnWhen

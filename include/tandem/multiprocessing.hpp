@@ -1,5 +1,5 @@
 // <tandem/multiprocessing.hpp> — Python's `multiprocessing` module for C++ (namespace
-// tandem::mp; python-semantics.md §10–§13).
+// tandem::mp; docs/multiprocessing.md).
 //
 //   multiprocessing.Process            tandem::mp::Process     <tandem/multiprocessing/process.hpp>
 //   current_process().name             mp::current_process_name()

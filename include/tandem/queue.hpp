@@ -1,4 +1,4 @@
-// <tandem/queue.hpp> — Python's `queue` module for C++ (python-semantics.md §9).
+// <tandem/queue.hpp> — Python's `queue` module for C++ (docs/queue.md).
 //
 //   queue.Queue          tandem::Queue<T>
 //   queue.LifoQueue      tandem::LifoQueue<T>

@@ -1,4 +1,4 @@
-// <tandem/threading.hpp> — Python's `threading` module for C++ (python-semantics.md §0–§8).
+// <tandem/threading.hpp> — Python's `threading` module for C++ (docs/threading.md).
 //
 //   threading.Thread            tandem::Thread            <tandem/threading/thread.hpp>
 //   threading.Timer             tandem::Timer             <tandem/threading/timer.hpp>

@@ -264,7 +264,7 @@ TEST(Future, MultipleSetException) {
   }().c_str(), "a");
 }
 
-// Future.set_running_or_notify_cancel (python-semantics.md §15)
+// Future.set_running_or_notify_cancel (docs/futures.md#future)
 TEST(Future, SetRunningOrNotifyCancel) {
   EXPECT_TRUE(pending().set_running_or_notify_cancel());
   EXPECT_FALSE(cancelled().set_running_or_notify_cancel());

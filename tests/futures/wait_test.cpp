@@ -53,7 +53,8 @@ TEST(Wait, FirstCompleted) {
   EXPECT_TRUE(contains(r.done, later));
   EXPECT_TRUE(contains(r.not_done, pending));
   auto r2 = tandem::wait(std::vector<Future<int>>{cancelled, pending}, 60s, ReturnWhen::FIRST_COMPLETED);
-  EXPECT_TRUE(contains(r2.done, cancelled));  // CPython would say not_done (quirk §21 2(a))
+  // CPython would say not_done (docs/futures.md#cancellation).
+  EXPECT_TRUE(contains(r2.done, cancelled));
 }
 
 // test_wait.WaitTests.test_first_completed_some_already_completed

@@ -288,7 +288,7 @@ TEST_F(ProcessTest, Subclassing) {
   EXPECT_EQ(std::string(board->text), d.name());
 }
 
-// Misuse: RuntimeError where Python asserts (python-semantics.md §0.3 table).
+// Misuse: RuntimeError where Python asserts (docs/multiprocessing.md#errors).
 TEST_F(ProcessTest, MisuseErrors) {
   mp::Process p([] {});
   expect_runtime_error([&] { p.join(); }, "can only join a started process");

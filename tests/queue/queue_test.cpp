@@ -155,7 +155,7 @@ TYPED_TEST(QueueTest, NegativeTimeoutRaisesException) {
   }
   EXPECT_THROW(q.try_get(-1s), tandem::ValueError);
   EXPECT_EQ(q.qsize(), 1u);
-  // Python quirk kept (python-semantics.md §21.2d): an unbounded put ignores its timeout.
+  // Python quirk kept (docs/queue.md#timeouts): an unbounded put ignores its timeout.
   typename TestFixture::Q unbounded;
   EXPECT_NO_THROW(unbounded.put(1, -1s));
   EXPECT_EQ(unbounded.get(), 1);
@@ -303,7 +303,8 @@ TYPED_TEST(QueueTest, ShutdownImmediateAllMethodsInOneThread) {
 }
 
 // test_shutdown_immediate: items already taken still count; queued ones are released
-// (python-semantics.md §9.2, probed: 1 in flight + 1 queued leaves unfinished_tasks == 1).
+// (docs/queue.md#shutdown; probed on CPython: 1 in flight + 1 queued leaves
+// unfinished_tasks == 1).
 TYPED_TEST(QueueTest, ShutdownImmediateKeepsTakenItems) {
   typename TestFixture::Q q;
   q.put(1);

@@ -1,5 +1,5 @@
 // tandem::Barrier — ports of CPython Lib/test/lock_tests.py (BarrierTests) plus the
-// details of python-semantics.md §7.
+// details of docs/threading.md#barrier.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -120,7 +120,7 @@ TEST(Barrier, Action) {
   });
 }
 
-// §7: action throwing breaks the barrier; the exception propagates in that thread only.
+// An action that throws breaks the barrier; the exception propagates in that thread only.
 TEST(Barrier, ActionThrows) {
   tandem::Barrier barrier(N, [] { throw std::out_of_range("action"); });
   std::atomic<int> broken{0}, action_errors{0};
@@ -246,7 +246,7 @@ TEST(Barrier, SingleThread) {
   EXPECT_EQ(b.wait(0s), 0);  // the last arrival never times out
 }
 
-// §7 (probed): Barrier(2).wait(timeout=0) breaks it at once; so does a negative timeout.
+// Probed on CPython: Barrier(2).wait(timeout=0) breaks it at once; so does a negative timeout.
 TEST(Barrier, ZeroTimeoutBreaksAtOnce) {
   tandem::Barrier b(2);
   EXPECT_THROW(b.wait(0s), tandem::BrokenBarrierError);
@@ -257,7 +257,7 @@ TEST(Barrier, ZeroTimeoutBreaksAtOnce) {
   EXPECT_TRUE(b.broken());
 }
 
-// §7: abort() with no one waiting; every later wait() raises until reset().
+// abort() with no one waiting; every later wait() raises until reset().
 TEST(Barrier, AbortThenResetIdle) {
   tandem::Barrier b(2);
   b.abort();
@@ -271,7 +271,7 @@ TEST(Barrier, AbortThenResetIdle) {
   EXPECT_FALSE(b.broken());
 }
 
-// §7: a thread arriving while the previous cycle drains waits for the drain, then joins
+// A thread arriving while the previous cycle drains waits for the drain, then joins
 // the next cycle (no error). Many fast cycles make draining overlaps certain to occur.
 TEST(Barrier, DrainingPhase) {
   constexpr int kCycles = 2000, kParties = 3;

@@ -1,5 +1,6 @@
 // tandem::Condition — ports of CPython Lib/test/lock_tests.py (ConditionTests) plus the
-// guarantees of python-semantics.md §0.2 (FIFO, no spurious wake-ups, kept wake-ups).
+// guarantees of docs/threading.md#wake-up-guarantees (FIFO, no spurious wake-ups, kept
+// wake-ups).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -185,7 +186,7 @@ TEST(Condition, Notify) {
   check_notify(cond2);
 }
 
-// §0.2 FIFO notify, one at a time: notify() always wakes the longest waiter.
+// FIFO notify, one at a time: notify() always wakes the longest waiter.
 TEST(Condition, FifoOrder) {
   tandem::Condition cond;
   constexpr int N = 6;
@@ -334,7 +335,7 @@ TEST(Condition, WaitForEdgeCases) {
   EXPECT_TRUE(cond.locked());
 }
 
-// §0.2: a waiter chosen by notify() keeps its wake-up even when its timeout expires
+// A waiter chosen by notify() keeps its wake-up even when its timeout expires
 // before it runs again.
 TEST(Condition, NotifiedWaiterKeepsWakeupAfterTimeout) {
   tandem::Condition cond;
@@ -358,7 +359,7 @@ TEST(Condition, NotifiedWaiterKeepsWakeupAfterTimeout) {
   EXPECT_EQ(result.load(), 1);
 }
 
-// §4: wait() releases an RLock held recursively, completely, and restores the level —
+// wait() releases an RLock held recursively, completely, and restores the level —
 // after a notify and after a timeout.
 TEST(Condition, RecursionLevelRestored) {
   tandem::RLock rlock;

@@ -280,7 +280,7 @@ TEST(Thread, DaemonizeActiveThread) {
   EXPECT_FALSE(t.daemon());
 }
 
-// Thread.start() waits for the thread (python-semantics.md §1): alive and identified at once.
+// Thread.start() waits for the thread (docs/threading.md#thread): alive and identified at once.
 TEST(Thread, StartReturnsWhenRunning) {
   Gate gate;
   long tid_inside = 0;

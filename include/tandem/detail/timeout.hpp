@@ -1,4 +1,5 @@
-// Validation of user-supplied timeouts, with Python's messages (python-semantics.md §0.1).
+// Validation of user-supplied timeouts, with Python's messages (docs/threading.md#timeouts,
+// docs/queue.md#timeouts).
 #pragma once
 
 #include <cmath>

@@ -1,4 +1,4 @@
-// tandem::Future<T> — concurrent.futures.Future (python-semantics.md §15).
+// tandem::Future<T> — concurrent.futures.Future (docs/futures.md#future).
 //
 // Guarantees
 //  * A copyable handle to one shared state (copies compare equal and see the same outcome).

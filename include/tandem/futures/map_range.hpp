@@ -1,5 +1,5 @@
 // tandem::MapRange — the lazy, in-order range that every executor's map() returns
-// (Executor.map, python-semantics.md §16), written once for ThreadPoolExecutor,
+// (Executor.map, docs/futures.md#map), written once for ThreadPoolExecutor,
 // ProcessPoolExecutor and MpiPoolExecutor. What differs between them is only how a chunk of
 // items becomes a task: the range is parameterised by a `Submit` callable
 //   Future<detail::MapChunk<R>> submit(std::vector<Item> items)

@@ -1,4 +1,5 @@
-// tandem::ThreadPoolExecutor — concurrent.futures.ThreadPoolExecutor (python-semantics.md §16–§17).
+// tandem::ThreadPoolExecutor — concurrent.futures.ThreadPoolExecutor
+// (docs/futures.md#threadpoolexecutor).
 //
 // Guarantees
 //  * max_workers 0 means min(32, cpus + 4) as Python 3.13+, where cpus counts the CPUs the

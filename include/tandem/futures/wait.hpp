@@ -1,4 +1,5 @@
-// tandem::wait and tandem::as_completed — concurrent.futures.wait / as_completed (§19).
+// tandem::wait and tandem::as_completed — concurrent.futures.wait / as_completed
+// (docs/futures.md#waiting-on-many-futures).
 //
 // Both register one waiter per call on every future not yet done (as CPython's _Waiter: a
 // done callback that counts completions and wakes the caller through a futex word), never
@@ -18,7 +19,7 @@
 //  * Called inside a ThreadPoolExecutor task, both run other queued tasks of that pool while
 //    they wait (helping one pending future at a time), as result() does, so a task waiting
 //    on the tasks it submitted never deadlocks the pool.
-// Difference from Python (python-semantics.md §21 2(a)), deliberate: a future that was
+// Difference from Python (docs/futures.md#cancellation), deliberate: a future that was
 //  cancelled counts as done at once — as done() says — instead of only after an executor
 //  "notifies" the cancellation. So wait()/as_completed() never hang on futures cancelled by
 //  shutdown(cancel_futures=True) (CPython gh-109934/gh-92001), and test_first_completed's

@@ -1,4 +1,5 @@
-// tandem::mp::Array<T> — multiprocessing.Array (python-semantics.md §11), crash-safe.
+// tandem::mp::Array<T> — multiprocessing.Array (docs/multiprocessing.md#value-and-array),
+// crash-safe.
 //
 //   mp::Array<double> a(10);                   // Array('d', 10): ten zeros, with an RLock
 //   mp::Array<int> b{1, 2, 3};                 // Array('i', [1, 2, 3])

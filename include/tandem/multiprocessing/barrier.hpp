@@ -1,5 +1,5 @@
-// tandem::mp::Barrier — multiprocessing.Barrier (python-semantics.md §12, §7), in shared
-// memory.
+// tandem::mp::Barrier — multiprocessing.Barrier, in shared memory
+// (docs/multiprocessing.md#synchronization-primitives, docs/threading.md#barrier).
 //
 // Guarantees: those of tandem::Barrier (<tandem/threading/barrier.hpp>) across every process
 //  sharing the object: wait() returns the arrival index (0 first … parties-1 last); the last

@@ -1,5 +1,5 @@
-// tandem::mp::Condition — multiprocessing.Condition (python-semantics.md §12, §4), in shared
-// memory.
+// tandem::mp::Condition — multiprocessing.Condition, in shared memory
+// (docs/multiprocessing.md#synchronization-primitives, docs/threading.md#condition).
 //
 // Guarantees
 //  * FIFO notify and no spurious wake-ups, as tandem::Condition (and stronger than Python's

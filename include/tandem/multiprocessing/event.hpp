@@ -1,4 +1,5 @@
-// tandem::mp::Event — multiprocessing.Event (python-semantics.md §12), in shared memory.
+// tandem::mp::Event — multiprocessing.Event, in shared memory
+// (docs/multiprocessing.md#synchronization-primitives).
 //
 // Guarantees: those of tandem::Event (<tandem/threading/event.hpp>) across every process
 //  sharing the object (made before fork()/Process::start()): set() wakes every waiter in

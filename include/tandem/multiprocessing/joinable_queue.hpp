@@ -1,4 +1,4 @@
-// tandem::mp::JoinableQueue<T> — multiprocessing.JoinableQueue (python-semantics.md §13): an
+// tandem::mp::JoinableQueue<T> — multiprocessing.JoinableQueue (docs/multiprocessing.md#queues): an
 // mp::Queue<T> that also counts unfinished tasks, in shared memory, for every process.
 //
 //   mp::JoinableQueue<Job> q;

@@ -1,4 +1,5 @@
-// tandem::mp::Lock — multiprocessing.Lock, crash-safe (python-semantics.md §12).
+// tandem::mp::Lock — multiprocessing.Lock, crash-safe
+// (docs/multiprocessing.md#synchronization-primitives).
 //
 // Guarantees
 //  * Mutual exclusion between the threads of every process that shares the lock (made

@@ -1,4 +1,4 @@
-// tandem::mp::Manager — multiprocessing.Manager() (python-semantics.md §13, "Manager().Queue"):
+// tandem::mp::Manager — multiprocessing.Manager() (docs/multiprocessing.md#manager):
 // makes shared objects whose handles (proxies) are serializable, so they reach processes that
 // were started BEFORE the object existed — process-pool workers, a child that gets the handle
 // through an mp::Queue or a pipe.

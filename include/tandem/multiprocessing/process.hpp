@@ -1,5 +1,5 @@
-// tandem::mp::Process — multiprocessing.Process (python-semantics.md §10), its cross-process
-// stop token, and the module functions init() / current_process_name() / sleep().
+// tandem::mp::Process — multiprocessing.Process (docs/multiprocessing.md#process), its
+// cross-process stop token, and the module functions init() / current_process_name() / sleep().
 //
 // Guarantees
 //  * start() fork()s: the child is a copy of the parent, so a target may be any callable —
@@ -65,7 +65,7 @@
 //  Unlike tandem::Thread, a subclass needs no destructor of its own: run() executes on the
 //  child's copy of the object, never on the parent's.
 // Differences from Python:
-//  * RuntimeError where Python asserts (python-semantics.md §0.3 table): "cannot start a
+//  * RuntimeError where Python asserts (docs/multiprocessing.md#errors): "cannot start a
 //    process twice", "can only join a started process", "can only join a child process",
 //    "process has already started", "can only start a process object created by current
 //    process", "daemonic processes are not allowed to have children".

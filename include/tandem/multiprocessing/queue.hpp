@@ -1,5 +1,5 @@
-// tandem::mp::Queue<T> — multiprocessing.Queue (python-semantics.md §13), with the interface
-// of tandem::Queue (queue.Queue, §9) and Python 3.13's shutdown.
+// tandem::mp::Queue<T> — multiprocessing.Queue (docs/multiprocessing.md#queues), with the
+// interface of tandem::Queue (queue.Queue, docs/queue.md) and Python 3.13's shutdown.
 //
 //   tandem::mp::Queue<std::string> q(100);      // q = multiprocessing.Queue(100)
 //   mp::Process worker([&] { for (std::string s : q) handle(s); });   // until shut down

@@ -53,7 +53,7 @@ inline void notify_after_unlock(Notifier& n) noexcept {
 #endif
 }
 
-/// multiprocessing.Queue's rule (python-semantics.md §0.1): a negative (or NaN) timeout
+/// multiprocessing.Queue's rule (docs/multiprocessing.md#timeouts): a negative (or NaN) timeout
 /// counts as 0 — no ValueError, unlike queue.Queue.
 template <class Rep, class Period>
 Deadline mp_deadline(std::chrono::duration<Rep, Period> timeout) noexcept {

@@ -1,5 +1,6 @@
-// tandem::mp::RLock — multiprocessing.RLock, crash-safe (python-semantics.md §12); the
-// default lock of mp::Value, mp::Array and mp::Condition.
+// tandem::mp::RLock — multiprocessing.RLock, crash-safe
+// (docs/multiprocessing.md#synchronization-primitives); the default lock of mp::Value,
+// mp::Array and mp::Condition.
 //
 // Guarantees
 //  * Mutual exclusion between threads of all processes sharing it; the owning thread may

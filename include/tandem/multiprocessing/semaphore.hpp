@@ -1,5 +1,5 @@
 // tandem::mp::Semaphore, mp::BoundedSemaphore — multiprocessing.Semaphore / BoundedSemaphore
-// (python-semantics.md §12), in shared memory.
+// (docs/multiprocessing.md#synchronization-primitives), in shared memory.
 //
 // Guarantees: those of tandem::Semaphore / BoundedSemaphore (<tandem/threading/semaphore.hpp>),
 //  across every process that shares the object (made before fork()/Process::start()). The

@@ -1,4 +1,4 @@
-// tandem::mp::SimpleQueue<T> — multiprocessing.SimpleQueue (python-semantics.md §13): put,
+// tandem::mp::SimpleQueue<T> — multiprocessing.SimpleQueue (docs/multiprocessing.md#queues): put,
 // get, empty, close; no maxsize, no task tracking, no shutdown.
 //
 // The same shared-memory ring as mp::Queue<T> (queue.hpp: sharing, crash safety, ordering,

@@ -1,4 +1,5 @@
-// tandem::mp::Value<T> — multiprocessing.Value (python-semantics.md §11), crash-safe.
+// tandem::mp::Value<T> — multiprocessing.Value (docs/multiprocessing.md#value-and-array),
+// crash-safe.
 //
 //   mp::Value<int> counter(0);                  // Value('i', 0) — with an RLock
 //   { std::lock_guard with(counter.get_lock()); counter.value() += 1; }

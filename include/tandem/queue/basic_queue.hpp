@@ -1,4 +1,4 @@
-// tandem::detail::BasicQueue — the Python semantics of queue.Queue (python-semantics.md §9)
+// tandem::detail::BasicQueue — the Python semantics of queue.Queue (docs/queue.md)
 // on top of a non-blocking engine (RingEngine, LockedEngine, FifoEngine). The public classes
 // and their specification are in queue.hpp; this file says how.
 //
@@ -60,7 +60,7 @@ class BasicQueue {
   void put(T item) { put_impl(item, Deadline::never(), true); }
   template <class Rep, class Period>
   void put(T item, std::chrono::duration<Rep, Period> timeout) {
-    // Python checks the timeout only when bounded (python-semantics.md §0.1, §21.2d); an
+    // Python checks the timeout only when bounded (docs/queue.md#timeouts); an
     // unbounded put never blocks, so its timeout is ignored.
     Deadline d = maxsize_ != 0 ? checked_deadline(timeout, kQueueTimeoutMessage) : Deadline::never();
     put_impl(item, d, true);

@@ -1,5 +1,5 @@
 // tandem::Queue, LifoQueue, PriorityQueue — queue.Queue, queue.LifoQueue and
-// queue.PriorityQueue of Python 3.13 (python-semantics.md §9.1, §9.2).
+// queue.PriorityQueue of Python 3.13 (docs/queue.md).
 //
 //   tandem::Queue<int> q(1024);          // q = queue.Queue(1024)
 //   q.put(1);  int x = q.get();  q.task_done();  q.join();
@@ -49,7 +49,7 @@
 //    does not apply). maxsize 0 is unbounded; size_t has no negative values.
 //  * put(item, timeout) with a negative timeout raises ValueError("'timeout' must be a
 //    non-negative number") only when the queue is bounded — as Python, whose unbounded put
-//    never looks at the timeout (python-semantics.md §21.2d: kept on purpose). get(timeout)
+//    never looks at the timeout (kept on purpose: docs/queue.md#timeouts). get(timeout)
 //    and try_get(timeout) raise it whenever the timeout is negative, even with items queued.
 //  * Timeouts are std::chrono durations; the block=False forms are put_nowait/get_nowait.
 //  * try_get() / try_get(timeout) (not in Python) return std::nullopt instead of raising

@@ -1,4 +1,4 @@
-// tandem::SimpleQueue — queue.SimpleQueue (python-semantics.md §9.3): an unbounded FIFO with
+// tandem::SimpleQueue — queue.SimpleQueue (docs/queue.md#simplequeue): an unbounded FIFO with
 // no task tracking and no shutdown.
 //
 // Guarantees

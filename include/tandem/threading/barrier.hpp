@@ -1,4 +1,4 @@
-// tandem::Barrier — threading.Barrier (python-semantics.md §7).
+// tandem::Barrier — threading.Barrier (docs/threading.md#barrier).
 //
 // Guarantees
 //  * wait() blocks until `parties` threads have called it, then releases them all and

@@ -1,4 +1,5 @@
-// tandem::Condition — threading.Condition (python-semantics.md §4, §0.2).
+// tandem::Condition — threading.Condition (docs/threading.md#condition,
+// docs/threading.md#wake-up-guarantees).
 //
 // Guarantees (each one asserted by CPython's lock_tests.ConditionTests)
 //  * No spurious wake-ups: wait() returns true only after a notify() chose this waiter,

@@ -1,4 +1,5 @@
-// tandem::Event — threading.Event (python-semantics.md §6, §0.2).
+// tandem::Event — threading.Event (docs/threading.md#event,
+// docs/threading.md#wake-up-guarantees).
 //
 // Guarantees
 //  * set() wakes every thread blocked in wait(); wait() returns true at once when the flag

@@ -1,4 +1,4 @@
-// tandem::Lock — threading.Lock (python-semantics.md §2).
+// tandem::Lock — threading.Lock (docs/threading.md#lock).
 //
 // Guarantees
 //  * Mutual exclusion; acquire is an acquire operation and release a release operation, so

@@ -1,4 +1,4 @@
-// tandem::RLock — threading.RLock (python-semantics.md §3).
+// tandem::RLock — threading.RLock (docs/threading.md#rlock).
 //
 // Guarantees
 //  * Mutual exclusion between threads; the owning thread may acquire again, and the lock is

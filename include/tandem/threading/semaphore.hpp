@@ -1,5 +1,5 @@
 // tandem::Semaphore, tandem::BoundedSemaphore — threading.Semaphore / BoundedSemaphore
-// (python-semantics.md §5).
+// (docs/threading.md#semaphore).
 //
 // Guarantees
 //  * A counter that acquire() decrements, blocking while it is 0, and release(n) increments

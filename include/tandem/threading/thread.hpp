@@ -1,4 +1,4 @@
-// tandem::Thread — threading.Thread (python-semantics.md §1), the excepthook, and
+// tandem::Thread — threading.Thread (docs/threading.md#thread), the excepthook, and
 // current_thread_name() / sleep().
 //
 // Guarantees

@@ -1,4 +1,4 @@
-// tandem::Timer — threading.Timer (python-semantics.md §8).
+// tandem::Timer — threading.Timer (docs/threading.md#timer).
 //
 // Guarantees
 //  * A Thread whose run() waits `interval` on the steady clock (measured from when the thread
