@@ -41,8 +41,8 @@
 namespace tandem::detail::pp {
 namespace {
 
-void worker_entry(std::string sock, std::uint64_t init, std::uint64_t max_tasks) {
-  worker_main(sock, init, max_tasks);
+void worker_entry(std::string sock, std::uint64_t init, std::uint64_t max_tasks, int owner) {
+  worker_main(sock, init, max_tasks, owner);
 }
 
 }  // namespace
@@ -77,10 +77,41 @@ PoolCore::PoolCore(const ProcessPoolOptions& o) : opts_(o) {
     throw RuntimeError(std::string("ProcessPoolExecutor: listen: ") + std::strerror(errno));
   epoll_set(EPOLL_CTL_ADD, wakefd_, EPOLLIN, ev(evWake, 0, 0));
   epoll_set(EPOLL_CTL_ADD, listenfd_, EPOLLIN, ev(evListen, 0, 0));
-  // The first workers start from this thread: a fork pool built before other threads exist
-  // forks a single-threaded process.
-  for (std::size_t i = 0; i < w_.size(); ++i) start_worker(i);  // the spare too
-  thread_ = std::thread([this] { run(); });
+  owner_ = static_cast<int>(::getpid());
+  // A fork or spawn worker dies with the thread that started it (PR_SET_PDEATHSIG,
+  // worker_main): only a thread that lives as long as the pool may start one. The main thread
+  // does (its end is the process's), and so does the dispatcher (it reaps every worker before
+  // it returns); a forkserver worker's parent is the server. The first workers start from the
+  // main thread when that is the caller: a fork pool built before other threads exist forks a
+  // single-threaded process. Otherwise the dispatcher starts them, and this thread waits.
+  const bool here = o.start_method == mp::StartMethod::forkserver ||
+                    static_cast<int>(::syscall(SYS_gettid)) == owner_;
+  if (here)
+    for (std::size_t i = 0; i < w_.size(); ++i) start_worker(i);  // the spare too
+  std::exception_ptr failed;
+  std::atomic<std::uint32_t> started{here ? 1u : 0u};
+  // `failed` and `started` live in this frame: the thread touches them only when this thread
+  // waits for it (not `here`).
+  thread_ = std::thread([this, here, &failed, &started] {
+    if (!here) {
+      try {
+        for (std::size_t i = 0; i < w_.size(); ++i) start_worker(i);
+      } catch (...) {
+        failed = std::current_exception();
+      }
+      const bool ok = !failed;
+      started.store(1, std::memory_order_release);  // `failed`, `started`: gone after this
+      futex_wake_all(started);
+      if (!ok) return;
+    }
+    run();
+  });
+  while (!started.load(std::memory_order_acquire)) futex_wait(started, 0);
+  if (failed) {
+    thread_.join();
+    joined_.store(true);
+    std::rethrow_exception(failed);
+  }
 }
 
 PoolCore::~PoolCore() {
@@ -154,10 +185,9 @@ void PoolCore::close_inherited() noexcept {
   // In a fork()ed worker: the pool's descriptors are not ours to hold (another worker's
   // channel held open here would hide its end-of-file from that worker).
   for (int fd : {epfd_, wakefd_, listenfd_}) ::close(fd);
-  for (Worker& w : w_) {
-    if (w.sock >= 0) ::close(w.sock);
-    if (w.pidfd >= 0) ::close(w.pidfd);
-  }
+  for (Worker& w : w_)
+    for (int fd : {w.sock, w.pidfd, w.memfd})
+      if (fd >= 0) ::close(fd);
 }
 
 void PoolCore::start_worker(std::size_t slot) {
@@ -172,12 +202,12 @@ void PoolCore::start_worker(std::size_t slot) {
     w.proc = std::make_unique<mp::Process>(
         [this, max] {
           close_inherited();
-          worker_main(sock_name_, init_offset_, max);
+          worker_main(sock_name_, init_offset_, max, owner_);
         },
         po);
   } else {
     w.proc = std::make_unique<mp::Process>(&worker_entry,
-                                           std::tuple{sock_name_, init_offset_, max}, po);
+                                           std::tuple{sock_name_, init_offset_, max, owner_}, po);
   }
   w.proc->start();
   w.pid = w.proc->pid();
@@ -226,14 +256,14 @@ void PoolCore::on_hello(std::size_t slot, std::span<const std::byte> body) {
     if (!broken_.load(std::memory_order_relaxed)) break_pool(why);
     throw DecodeError(why);
   }
+  // The page and the result log: pages of a memfd are allocated when touched.
   const int mfd = ::memfd_create("tandem-pool-worker", MFD_CLOEXEC);
-  if (mfd < 0 || ::ftruncate(mfd, sizeof(WorkerPage)) < 0)
+  if (mfd < 0) throw RuntimeError(std::string("memfd: ") + std::strerror(errno));
+  w.memfd = mfd;  // closed with the worker's other descriptors (release_channel)
+  if (::ftruncate(mfd, kLogOffset + kInitialLog) < 0)
     throw RuntimeError(std::string("memfd: ") + std::strerror(errno));
   void* p = ::mmap(nullptr, sizeof(WorkerPage), PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
-  if (p == MAP_FAILED) {
-    ::close(mfd);
-    throw RuntimeError(std::string("mmap: ") + std::strerror(errno));
-  }
+  if (p == MAP_FAILED) throw RuntimeError(std::string("mmap: ") + std::strerror(errno));
   w.page = static_cast<WorkerPage*>(p);
   char byte = 'p';
   iovec iov{&byte, 1};
@@ -249,7 +279,6 @@ void PoolCore::on_hello(std::size_t slot, std::span<const std::byte> body) {
   c->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(c), &mfd, sizeof mfd);
   ::sendmsg(w.sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);  // a fresh socket: room for one byte
-  ::close(mfd);
   w.hello = true;
 }
 

@@ -85,6 +85,7 @@ class PoolCore {
   struct Worker {
     std::unique_ptr<mp::Process> proc;
     int pid = 0, pidfd = -1, sock = -1;
+    int memfd = -1;  // the page and the result log (wire.hpp, WorkerPage), from the hello on
     std::uint32_t gen = 0;
     bool hello = false, seen_ready = false, sock_registered = false, want_out = false;
     WorkerPage* page = nullptr;
@@ -116,6 +117,12 @@ class PoolCore {
   void on_readable(std::size_t slot);
   void on_hello(std::size_t slot, std::span<const std::byte> body);
   void on_death(std::size_t slot);
+  struct Partial {  // a dead worker's running map chunk: its finished items
+    std::uint64_t id = 0, count = 0;
+    std::vector<std::byte> bytes;
+  };
+  void drain_log(Worker& w, Partial& partial);
+  void release_channel(Worker& w) noexcept;
   void count_start_failure(bool killed, int pid, const std::string& how);
   void flush_out(std::size_t slot);
   void dispatch();
@@ -132,6 +139,7 @@ class PoolCore {
 
   std::size_t n_;
   ProcessPoolOptions opts_;
+  int owner_ = 0;  // getpid(): a worker dies with this process (worker_main)
   std::uint64_t init_offset_ = 0;
   std::string sock_name_;
   int epfd_ = -1, wakefd_ = -1, listenfd_ = -1;

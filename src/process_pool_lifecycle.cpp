@@ -3,6 +3,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -47,30 +48,36 @@ void PoolCore::drain_cancels() {
   }
 }
 
+// The running task is the one the worker's page names (running != finished), wherever it
+// stands in the worker's in-flight list: the tasks before it have finished, but their results
+// may still be on their way (a batch is sent later). Looking only at the list's front missed
+// a task running behind finished ones, and it was never killed (issue 10: a quick task
+// stranded behind an endless one).
 std::uint64_t PoolCore::check_timeouts() {
   std::uint64_t next = UINT64_MAX;
   const std::uint64_t now = now_ns();
   for (std::size_t i = 0; i < n_; ++i) {
     Worker& w = w_[i];
-    if (!w.alive() || w.timed == 0 || w.inflight.empty() || w.kill_reason != kNone) continue;
-    PTask* t = w.inflight.front();
-    if (t->timeout_s <= 0) continue;
-    const auto tns = static_cast<std::uint64_t>(t->timeout_s * 1e9);
-    std::uint64_t run = 0, fin = 0, start = 0;
-    if (w.page) {
-      run = std::atomic_ref<std::uint64_t>(w.page->running).load(std::memory_order_seq_cst);
-      fin = std::atomic_ref<std::uint64_t>(w.page->finished).load(std::memory_order_acquire);
-      start = std::atomic_ref<std::uint64_t>(w.page->started_ns).load(std::memory_order_relaxed);
-    }
-    if (run == t->id && fin != t->id) {
+    if (!w.alive() || w.timed == 0 || w.inflight.empty() || w.kill_reason != kNone || !w.page)
+      continue;
+    const auto run = std::atomic_ref<std::uint64_t>(w.page->running).load(std::memory_order_seq_cst);
+    const auto fin = std::atomic_ref<std::uint64_t>(w.page->finished).load(std::memory_order_acquire);
+    const auto start = std::atomic_ref<std::uint64_t>(w.page->started_ns).load(std::memory_order_relaxed);
+    const auto it = run == fin ? w.inflight.end()
+                               : std::find_if(w.inflight.begin(), w.inflight.end(),
+                                              [&](PTask* t) { return t->id == run; });
+    if (it != w.inflight.end() && (*it)->timeout_s > 0) {
+      const auto tns = static_cast<std::uint64_t>((*it)->timeout_s * 1e9);
       if (now >= start + tns) {
-        kill_worker(i, kTimeout, t->id);
-      } else {
-        next = std::min(next, start + tns);
+        kill_worker(i, kTimeout, run);
+        continue;
       }
-    } else {
-      next = std::min(next, now + std::min<std::uint64_t>(tns, 2000000));  // not started yet
+      next = std::min(next, start + tns);
     }
+    // Another timed task, not started yet: its start is seen on the next look (the worker
+    // does not say when it starts one), at most 2 ms late.
+    if (it == w.inflight.end() || (*it)->timeout_s <= 0 || w.timed > 1)
+      next = std::min(next, now + 2000000);
   }
   return next;
 }
@@ -85,10 +92,58 @@ void PoolCore::break_pool(const std::string& why) {
   ready_.clear();
 }
 
-void PoolCore::on_death(std::size_t slot) {
-  Worker& w = w_[slot];
-  if (w.sock >= 0 && w.hello) on_readable(slot);  // results sent before it died
-  ::kill(-w.pid, SIGKILL);                           // its process group: grandchildren too
+// The results a dead worker had finished but not sent: the records of its result log
+// (wire.hpp, WorkerPage) whose tasks are still in flight, delivered in the log's order. A
+// record the socket brought already is skipped (its task is done). Read after the socket, so
+// nothing is delivered twice; never for a worker killed as corrupt (its bytes are not
+// trusted: its tasks fail).
+// The items of the map chunk it was running (ChunkProgress) come out in `partial`.
+void PoolCore::drain_log(Worker& w, Partial& partial) {
+  if (w.memfd < 0 || !w.page || w.inflight.empty() || w.kill_reason == kCorrupt) return;
+  const std::uint64_t committed =
+      std::atomic_ref<std::uint64_t>(w.page->committed).load(std::memory_order_acquire);
+  partial.id = std::atomic_ref<std::uint64_t>(w.page->partial_id).load(std::memory_order_acquire);
+  partial.count =
+      partial.id ? std::atomic_ref<std::uint64_t>(w.page->partial_count).load(std::memory_order_acquire)
+                 : 0;
+  const std::uint64_t pbytes =
+      partial.count ? std::atomic_ref<std::uint64_t>(w.page->partial_bytes).load(std::memory_order_relaxed)
+                    : 0;
+  struct stat st {};
+  if ((committed == 0 && partial.count == 0) || ::fstat(w.memfd, &st) < 0 ||
+      st.st_size <= static_cast<off_t>(kLogOffset + sizeof(FrameHeader)))
+    return;
+  const auto region = static_cast<std::size_t>(st.st_size) - kLogOffset;
+  void* p = ::mmap(nullptr, region, PROT_READ, MAP_SHARED, w.memfd, static_cast<off_t>(kLogOffset));
+  if (p == MAP_FAILED) return;
+  const auto* records = static_cast<const std::byte*>(p) + sizeof(FrameHeader);
+  const std::size_t n = std::min<std::uint64_t>(committed, region - sizeof(FrameHeader));
+  try {
+    for_each_result(std::span<const std::byte>(records, n),
+                    [&](const ResultRecord& r, std::span<const std::byte> outcome) {
+                      auto it = std::find_if(w.inflight.begin(), w.inflight.end(),
+                                             [&](PTask* t) { return t->id == r.id; });
+                      if (it == w.inflight.end()) return;  // came through the socket
+                      PTask* t = *it;
+                      w.inflight.erase(it);
+                      if (t->timeout_s > 0) --w.timed;
+                      t->deliver(outcome);
+                      finish(t);
+                    });
+  } catch (const DecodeError&) {
+    // Committed records are whole; a worker that scribbled over its log loses the rest.
+  }
+  if (partial.count != 0 && sizeof(FrameHeader) + committed + pbytes <= region) {
+    const auto* b = records + committed;
+    partial.bytes.assign(b, b + pbytes);
+  } else {
+    partial.count = 0;
+  }
+  ::munmap(p, region);
+}
+
+// Closes a worker's socket, pidfd and memfd (out of the epoll set first).
+void PoolCore::release_channel(Worker& w) noexcept {
   if (w.sock >= 0) {
     if (w.sock_registered) epoll_set(EPOLL_CTL_DEL, w.sock, 0, 0);
     ::close(w.sock);
@@ -97,6 +152,18 @@ void PoolCore::on_death(std::size_t slot) {
     epoll_set(EPOLL_CTL_DEL, w.pidfd, 0, 0);
     ::close(w.pidfd);
   }
+  if (w.memfd >= 0) ::close(w.memfd);
+  w.sock = w.pidfd = w.memfd = -1;
+  w.sock_registered = false;
+}
+
+void PoolCore::on_death(std::size_t slot) {
+  Worker& w = w_[slot];
+  if (w.sock >= 0 && w.hello) on_readable(slot);  // results sent before it died
+  ::kill(-w.pid, SIGKILL);                           // its process group: grandchildren too
+  Partial partial;
+  drain_log(w, partial);                             // results finished but not sent
+  release_channel(w);
   w.proc->join();
   const int code = w.proc->exitcode().value_or(255);
   const int pid = w.pid;
@@ -135,20 +202,25 @@ void PoolCore::on_death(std::size_t slot) {
         finish(*j);
       }
       PTask* t = *it;
+      std::exception_ptr e;
       if (w.kill_reason == kTimeout && w.kill_id == t->id) {
-        t->fail(std::make_exception_ptr(TimeoutError(
+        e = std::make_exception_ptr(TimeoutError(
             "the task ran past its timeout; its worker process (pid " + std::to_string(pid) +
-            ") was killed")));
+            ") was killed"));
       } else if (fin == t->id) {
-        t->fail(std::make_exception_ptr(WorkerDied(
+        e = std::make_exception_ptr(WorkerDied(
             "the worker process (pid " + std::to_string(pid) + ") " + how +
                 " after running this task, before sending its result",
-            pid, exit_code, sig)));
+            pid, exit_code, sig));
       } else {
-        t->fail(std::make_exception_ptr(WorkerDied(
+        e = std::make_exception_ptr(WorkerDied(
             "the worker process (pid " + std::to_string(pid) + ") running this task " + how,
-            pid, exit_code, sig)));
+            pid, exit_code, sig));
       }
+      if (partial.id == t->id && partial.count != 0)  // a map chunk keeps its finished items
+        t->deliver_partial(partial.bytes, partial.count, std::move(e));
+      else
+        t->fail(std::move(e));
       finish(t);
       requeue.assign(it + 1, left.end());
     }
@@ -271,12 +343,13 @@ void PoolCore::run() noexcept {
       w.proc->join();
     }
     ::kill(-w.pid, SIGKILL);
+    Partial partial;
+    drain_log(w, partial);
     for (PTask* t : w.inflight) {
       t->fail(std::make_exception_ptr(BrokenProcessPool("the process pool shut down")));
       finish(t);
     }
-    if (w.sock >= 0) ::close(w.sock);
-    if (w.pidfd >= 0) ::close(w.pidfd);
+    release_channel(w);
     if (w.page) ::munmap(w.page, sizeof(WorkerPage));
     publish_pid(i, 0);
     w = Worker{};

@@ -3,8 +3,12 @@
 // then runs the tasks of each frame in order, sending results in batches.
 #include "process_pool_internal.hpp"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -15,8 +19,10 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "tandem/futures/shipped_map.hpp"
 #include "tandem/process_pool/wire.hpp"
 #include "tandem/shipping/build_id.hpp"
 #include "tandem/shipping/function_id.hpp"
@@ -51,8 +57,9 @@ void send_all(int fd, const std::byte* p, std::size_t n) noexcept {
   }
 }
 
-/// Receives the shared page's memfd (SCM_RIGHTS) sent by the pool after the hello.
-WorkerPage* receive_page(int fd) noexcept {
+/// Receives the shared page's memfd (SCM_RIGHTS) sent by the pool after the hello, and maps
+/// the page. The memfd stays open: the result log lives in it too (ResultLog grows it).
+WorkerPage* receive_page(int fd, int& mfd) noexcept {
   char byte;
   iovec iov{&byte, 1};
   alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))];
@@ -67,12 +74,133 @@ WorkerPage* receive_page(int fd) noexcept {
   if (r <= 0) _exit(0);
   cmsghdr* c = CMSG_FIRSTHDR(&msg);
   if (!c || c->cmsg_type != SCM_RIGHTS) _exit(71);
-  int mfd;
   std::memcpy(&mfd, CMSG_DATA(c), sizeof mfd);
   void* p = ::mmap(nullptr, sizeof(WorkerPage), PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
-  ::close(mfd);
   if (p == MAP_FAILED) die("mmap");
   return static_cast<WorkerPage*>(p);
+}
+
+/// The results of the tasks finished since the last send, kept in the pool's memfd after the
+/// page (wire.hpp, WorkerPage): durable the moment a task returns, so the crash of a later
+/// task of the batch loses none of them. The log is also the send buffer: one results frame.
+class ResultLog {
+ public:
+  ResultLog(int mfd, WorkerPage* page) : mfd_(mfd), page_(page) {
+    struct stat st{};
+    if (::fstat(mfd, &st) < 0 || st.st_size < static_cast<off_t>(kLogOffset + kInitialLog))
+      die("result log");
+    region_ = static_cast<std::size_t>(st.st_size) - kLogOffset;
+    void* p = ::mmap(nullptr, region_, PROT_READ | PROT_WRITE, MAP_SHARED, mfd,
+                     static_cast<off_t>(kLogOffset));
+    if (p == MAP_FAILED) die("mmap of the result log");
+    base_ = static_cast<std::byte*>(p);
+  }
+  bool empty() const noexcept { return len_ == 0; }
+  std::size_t size() const noexcept { return len_; }
+
+  /// Appends one result record (rec[kHead..]: header and outcome) and publishes it. False when
+  /// it cannot be kept (the memfd cannot grow: a task closed it, or no memory): the caller
+  /// sends it at once instead, which makes it as durable.
+  bool commit(const std::vector<std::byte>& rec) noexcept {
+    const std::size_t n = rec.size() - kHead;
+    if (sizeof(FrameHeader) + len_ + n > region_ && !grow(sizeof(FrameHeader) + len_ + n))
+      return false;
+    std::memcpy(base_ + sizeof(FrameHeader) + len_, rec.data() + kHead, n);
+    len_ += n;
+    std::atomic_ref<std::uint64_t>(page_->committed).store(len_, std::memory_order_release);
+    return true;
+  }
+  /// Sends the records as one results frame, then forgets them.
+  void send(int fd) noexcept {
+    const FrameHeader h{static_cast<std::uint32_t>(len_),
+                        static_cast<std::uint32_t>(FrameType::results)};
+    std::memcpy(base_, &h, sizeof h);
+    send_all(fd, base_, sizeof h + len_);
+    std::atomic_ref<std::uint64_t>(page_->committed).store(0, std::memory_order_release);
+    len_ = 0;
+  }
+  /// From here until end_partial(), the items that task `id` (a map chunk) finishes are kept
+  /// after the committed records (put(), through futures/shipped_map.hpp's ChunkProgress).
+  void begin_partial(std::uint64_t id) noexcept {
+    pbytes_ = 0;
+    std::atomic_ref<std::uint64_t>(page_->partial_count).store(0, std::memory_order_relaxed);
+    std::atomic_ref<std::uint64_t>(page_->partial_bytes).store(0, std::memory_order_relaxed);
+    std::atomic_ref<std::uint64_t>(page_->partial_id).store(id, std::memory_order_release);
+  }
+  void end_partial() noexcept {
+    std::atomic_ref<std::uint64_t>(page_->partial_id).store(0, std::memory_order_release);
+  }
+  /// ChunkProgress::put: one finished item's value. Bytes first, then the counts (the pool
+  /// reads them after our death: whole values only). Dropped when the log cannot grow.
+  static void put(void* ctx, std::span<const std::byte> value) noexcept {
+    auto& self = *static_cast<ResultLog*>(ctx);
+    const std::size_t at = sizeof(FrameHeader) + self.len_ + self.pbytes_;
+    if (at + value.size() > self.region_ && !self.grow(at + value.size())) return;
+    std::memcpy(self.base_ + at, value.data(), value.size());
+    self.pbytes_ += value.size();
+    std::atomic_ref<std::uint64_t>(self.page_->partial_bytes).store(self.pbytes_, std::memory_order_relaxed);
+    std::atomic_ref<std::uint64_t> count(self.page_->partial_count);
+    count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
+  /// Bytes reserved at the start of a record buffer for a frame header (commit's fallback
+  /// sends the record as a frame of its own).
+  static constexpr std::size_t kHead = sizeof(FrameHeader);
+
+ private:
+  bool grow(std::size_t need) noexcept {
+    std::size_t want = std::max(region_ * 2, need);
+    want = (want + kInitialLog - 1) / kInitialLog * kInitialLog;
+    if (want > kMaxFrameBody) return false;
+    if (::ftruncate(mfd_, static_cast<off_t>(kLogOffset + want)) < 0) return false;
+    void* p = ::mremap(base_, region_, want, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED) return false;
+    base_ = static_cast<std::byte*>(p);
+    region_ = want;
+    return true;
+  }
+
+  int mfd_;
+  WorkerPage* page_;
+  std::byte* base_ = nullptr;
+  std::size_t region_ = 0;  // mapped bytes (frame header + records)
+  std::size_t len_ = 0;     // committed record bytes
+  std::size_t pbytes_ = 0;  // bytes of the running chunk's finished items, after len_
+};
+
+/// Makes this worker die with the pool's owner, however the owner dies (SIGKILL included) and
+/// whatever its task does to its process group or session: PR_SET_PDEATHSIG fires on the
+/// death of the thread that started us — under fork and spawn the owner's, and the pool starts
+/// workers only from a thread that lives as long as it (process_pool.cpp, start_worker). Under
+/// forkserver our parent is a fork server, perhaps another process's (one inherited through a
+/// fork): a thread then watches the owner's pidfd (the server is single-threaded, so a thread
+/// here is safe). On the owner's death the watcher kills our process group (what our tasks
+/// started) and us.
+void die_with_owner(int owner) noexcept {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (static_cast<int>(::getppid()) == owner) return;  // the owner is our parent
+  const int pfd = static_cast<int>(::syscall(SYS_pidfd_open, owner, 0));
+  if (pfd < 0) _exit(0);  // the owner is gone already
+  const int group = static_cast<int>(::getpgrp());
+  try {
+    std::thread([pfd, owner, group] {
+      pollfd p{pfd, POLLIN, 0};
+      for (;;) {
+        const int r = ::poll(&p, 1, -1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r > 0 && (p.revents & POLLNVAL)) {  // a task closed our pidfd: check by pid
+          while (!(::kill(owner, 0) < 0 && errno == ESRCH)) {
+            timespec ts{0, 100'000'000};
+            ::nanosleep(&ts, nullptr);
+          }
+        }
+        break;
+      }
+      ::kill(-group, SIGKILL);
+      ::kill(::getpid(), SIGKILL);
+    }).detach();
+  } catch (...) {
+    die("parent-death watch");
+  }
 }
 
 bool is_cancelled(WorkerPage* page, std::uint64_t id) noexcept {
@@ -84,9 +212,10 @@ bool is_cancelled(WorkerPage* page, std::uint64_t id) noexcept {
 }  // namespace
 
 void worker_main(const std::string& sock_name, std::uint64_t init_offset,
-                 std::uint64_t max_tasks) {
+                 std::uint64_t max_tasks, int owner) {
   ::setpgid(0, 0);  // our own group: the pool kills it with us (grandchildren included)
   ::signal(SIGPIPE, SIG_IGN);
+  die_with_owner(owner);
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) die("socket");
   sockaddr_un addr{};
@@ -108,7 +237,8 @@ void worker_main(const std::string& sock_name, std::uint64_t init_offset,
     finish_frame(out, at);
     send_all(fd, out.data(), out.size());
   }
-  WorkerPage* page = receive_page(fd);
+  int mfd = -1;
+  WorkerPage* page = receive_page(fd, mfd);
 
   if (init_offset != 0) {
     std::atomic_ref<std::uint32_t>(page->initializing).store(1, std::memory_order_release);
@@ -127,13 +257,15 @@ void worker_main(const std::string& sock_name, std::uint64_t init_offset,
     }
   }
   std::atomic_ref<std::uint32_t>(page->ready).store(1, std::memory_order_release);
-  std::vector<std::byte> out;
+  ResultLog log(mfd, page);
+  tandem::detail::ChunkProgress progress{&log, &ResultLog::put};
+  tandem::detail::g_chunk_progress = &progress;
   // An empty results frame: "ready". The pool learns that the initializer returned (a spare
   // is promotable from then on) without polling the page.
-  finish_frame(out, begin_frame(out, FrameType::results));
-  send_all(fd, out.data(), out.size());
+  log.send(fd);
 
   std::vector<std::byte> in(256 * 1024);
+  std::vector<std::byte> rec;  // one task's result record, behind room for a frame header
   std::size_t have = 0;
   std::uint64_t done = 0;
   // The last resolved (trampoline, function, check): map chunks and repeated submits of one
@@ -141,6 +273,11 @@ void worker_main(const std::string& sock_name, std::uint64_t init_offset,
   std::uint64_t last_t = 0, last_f = 0, last_c = 0;
   shipping::ResolvedTask last_r{0, 0};
   shipping::KnownFunctions known;  // results go out before a task that may be long
+  std::uint64_t last_flush = now_ns();
+  const auto flush = [&](std::uint64_t now) {
+    log.send(fd);
+    last_flush = now;
+  };
   for (;;) {
     if (have == in.size()) in.resize(in.size() * 2);
     ssize_t n = ::read(fd, in.data() + have, in.size() - have);
@@ -151,17 +288,8 @@ void worker_main(const std::string& sock_name, std::uint64_t init_offset,
     if (n == 0) return;  // the pool closed our channel: shutdown
     have += static_cast<std::size_t>(n);
     std::size_t pos = 0;
-    out.clear();
-    std::size_t res_at = begin_frame(out, FrameType::results);
-    std::uint64_t last_flush = now_ns();
     bool quota_hit = false;
-    const auto flush = [&](std::uint64_t now) {
-      finish_frame(out, res_at);
-      send_all(fd, out.data(), out.size());
-      out.clear();
-      res_at = begin_frame(out, FrameType::results);
-      last_flush = now;
-    };
+    last_flush = now_ns();
     for (;;) {
       FrameType type;
       std::span<const std::byte> body;
@@ -177,16 +305,17 @@ void worker_main(const std::string& sock_name, std::uint64_t init_offset,
       for_each_task(body, [&](const TaskRecord& r, std::span<const std::byte> args) {
         if (quota_hit) return;  // the pool never sends past the quota; defensive
         const std::size_t fn = known.find(r.trampoline, r.function, r.check);
-        if (known.maybe_slow(fn) && out.size() > res_at + sizeof(FrameHeader)) flush(now_ns());
+        if (known.maybe_slow(fn) && !log.empty()) flush(now_ns());
         std::atomic_ref<std::uint64_t>(page->started_ns).store(now_ns(), std::memory_order_relaxed);
         std::atomic_ref<std::uint64_t>(page->running).store(r.id, std::memory_order_seq_cst);
-        append_pod(out, ResultRecord{r.id, 0, 0});
-        const std::size_t rec_at = out.size() - sizeof(ResultRecord);
+        rec.resize(ResultLog::kHead);
+        append_pod(rec, ResultRecord{r.id, 0, 0});
+        constexpr std::size_t rec_at = ResultLog::kHead;
         const std::uint64_t t0 = now_ns();
         const bool cancelled = is_cancelled(page, r.id);
         if (cancelled) {
-          out.push_back(std::byte{1});
-          serialize_append(out, shipping::record_exception(
+          rec.push_back(std::byte{1});
+          serialize_append(rec, shipping::record_exception(
                                     std::make_exception_ptr(CancelledError())));
         } else {
           try {
@@ -201,32 +330,43 @@ void worker_main(const std::string& sock_name, std::uint64_t init_offset,
               last_f = r.function;
               last_c = r.check;
             }
+            log.begin_partial(r.id);
             reinterpret_cast<shipping::CallTrampoline>(last_r.trampoline)(last_r.function, args,
-                                                                        out);
+                                                                        rec);
+            log.end_partial();
           } catch (...) {
-            out.resize(rec_at + sizeof(ResultRecord));
-            out.push_back(std::byte{1});
-            serialize_append(out, shipping::record_exception(std::current_exception()));
+            log.end_partial();
+            rec.resize(rec_at + sizeof(ResultRecord));
+            rec.push_back(std::byte{1});
+            serialize_append(rec, shipping::record_exception(std::current_exception()));
           }
         }
         const std::uint64_t t1 = now_ns();
         if (!cancelled) known.ran(fn, t1 - t0);
-        std::atomic_ref<std::uint64_t>(page->finished).store(r.id, std::memory_order_release);
-        ResultRecord rr{r.id, static_cast<std::uint32_t>(out.size() - rec_at - sizeof rr),
+        ResultRecord rr{r.id, static_cast<std::uint32_t>(rec.size() - rec_at - sizeof rr),
                         static_cast<std::uint32_t>(std::min<std::uint64_t>((t1 - t0) / 1000,
                                                                            UINT32_MAX))};
-        std::memcpy(out.data() + rec_at, &rr, sizeof rr);
+        std::memcpy(rec.data() + rec_at, &rr, sizeof rr);
+        if (!log.commit(rec)) {  // cannot be kept: send it now, after what the log holds
+          if (!log.empty()) flush(t1);
+          const FrameHeader h{static_cast<std::uint32_t>(rec.size() - rec_at),
+                              static_cast<std::uint32_t>(FrameType::results)};
+          std::memcpy(rec.data(), &h, sizeof h);
+          send_all(fd, rec.data(), rec.size());
+        }
+        // Durable from here: `finished` tells the pool the task is no longer running.
+        std::atomic_ref<std::uint64_t>(page->finished).store(r.id, std::memory_order_release);
         ++done;
         if (max_tasks != 0 && done >= max_tasks) quota_hit = true;
         // Results of a slow task go out at once; quick ones are batched (≤ 100 µs late).
-        if (t1 - last_flush > shipping::KnownFunctions::kSlowNs || out.size() > (1u << 20))
+        if (t1 - last_flush > shipping::KnownFunctions::kSlowNs || log.size() > (1u << 20))
           flush(t1);
       });
       pos += used;
       // A frame's results go out at its end, before the next frame read with it runs: the
       // pool sent them apart, so the next one may hold a long task (KnownFunctions cannot
       // tell the first slow run of a function that was quick until then).
-      if (out.size() > res_at + sizeof(FrameHeader)) flush(now_ns());
+      if (!log.empty()) flush(now_ns());
     }
     if (quota_hit) return;  // max_tasks_per_child: exit 0, the pool starts a replacement
     std::memmove(in.data(), in.data() + pos, have - pos);

@@ -1,5 +1,5 @@
 // <tandem/process_pool.hpp> — tandem::ProcessPoolExecutor: concurrent.futures.ProcessPoolExecutor
-// (python-semantics.md §16, §18) that is never broken.
+// (docs/process_pool.md) that is never broken.
 //
 //   tandem::ProcessPoolExecutor ex(2);
 //   tandem::Future<int> f = ex.submit(add, 2, 3);                 // add runs in a worker process
@@ -36,11 +36,24 @@
 //    workers, so a worker killed mid-read corrupts nothing. The parent never blocks on a
 //    worker (non-blocking sends, buffered per worker).
 //  * A worker's death is seen through its pidfd (~60 µs). It fails only the task it was
-//    running, with WorkerDied (a BrokenProcessPool): pid, exit code or signal, and a hint
-//    ("killed by SIGKILL — possibly the out-of-memory killer"). Tasks it had received but not
-//    started are re-queued; tasks it had finished but whose results it had not yet sent fail
-//    with WorkerDied too ("its result was lost") — never run twice: a task runs at most once.
-//    A replacement worker takes over at once; the pool keeps serving.
+//    running, with WorkerDied (a BrokenProcessPool): pid, exit code or signal, "running this
+//    task", and a hint ("killed by SIGKILL — possibly the out-of-memory killer"). No finished
+//    result is ever lost: a worker keeps each result, the moment its task returns, in a log in
+//    memory it shares with the pool (a memfd), and sends the log in batches; when it dies the
+//    pool reads the log and delivers the results it had not sent yet, before it fails
+//    anything. Tasks it had received but not started are re-queued and run elsewhere — never
+//    twice: a task runs at most once. A map chunk keeps its finished items the same way: a
+//    crash in item k fails item k (map's iteration ends there) and items before it keep
+//    their values. A replacement worker takes over at once; the pool keeps serving.
+//  * Nothing outlives the owner: every worker and the spare die with the process that owns
+//    the pool, however it dies (SIGKILL included), whatever their task does to its session or
+//    process group — PR_SET_PDEATHSIG against the thread that started them (only the main
+//    thread or the pool's dispatcher start workers: both live as long as the pool), and under
+//    forkserver, whose server may belong to another process, a thread in the worker that
+//    watches the owner's pidfd and kills the worker's process group with it. Measured: gone
+//    2-20 ms after the owner's SIGKILL. Processes a task started itself die with the worker's
+//    process group when the pool sees the worker die; if the owner is SIGKILLed, only under
+//    forkserver (the watcher kills the group) — under fork and spawn they are orphaned.
 //  * The spare (ProcessPoolOptions::spare_worker, on by default): one extra process started
 //    ahead of need, connected and past its initializer, parked in a blocking read (0% CPU).
 //    It never runs a task and is not a worker: max_workers(), worker_pids() and the
@@ -58,11 +71,14 @@
 //    is killed, so processes a task started do not outlive it.
 //  * submit(TaskOptions{.timeout = d}, fn, args...): d counts from the moment the task starts
 //    in its worker; past it the parent SIGKILLs the worker (the task cannot stop it), the
-//    future fails with TimeoutError, and a replacement starts.
+//    future fails with TimeoutError, and a replacement starts. The pool watches whichever
+//    task the worker runs, also one behind finished tasks whose results are still batched
+//    (those are delivered from the worker's log when it is killed).
 //  * future.cancel() on a RUNNING task kills (and replaces) its worker and returns true — a
 //    documented difference from Python, where cancel() of a running task returns false. A
-//    task is RUNNING from the moment it is sent to a worker (Python's call-queue quirk, §18);
-//    cancelling one that was sent but has not started yet skips it without killing anybody.
+//    task is RUNNING from the moment it is sent to a worker (Python's call-queue quirk,
+//    docs/process_pool.md#cancellation); cancelling one that was sent but has not started yet
+//    skips it without killing anybody.
 //  * max_tasks_per_child n: a worker exits after n tasks and is replaced (the parent never
 //    sends it more than it may run). Allowed with fork too (Python refuses fork).
 //  * shutdown(wait, cancel_futures) as Python; never hangs on a dead worker; callable

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "fault/fault_support.hpp"
 #include "process_pool/pool_test_support.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/multiprocessing.hpp"
@@ -77,39 +78,9 @@ int spawn_grandchild_and_hang(std::string path) {
   for (;;) pause();
 }
 
-int count_fds() {
-  int n = 0;
-  if (DIR* d = opendir("/proc/self/fd")) {
-    while (readdir(d)) ++n;
-    closedir(d);
-  }
-  return n;
-}
-/// Children of this process that still exist (zombies included).
-int count_children() {
-  int n = 0;
-  const std::string me = std::to_string(getpid());
-  if (DIR* d = opendir("/proc")) {
-    while (dirent* e = readdir(d)) {
-      if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-      std::string path = std::string("/proc/") + e->d_name + "/stat";
-      FILE* f = std::fopen(path.c_str(), "r");
-      if (!f) continue;
-      char buf[512];
-      size_t len = std::fread(buf, 1, sizeof buf - 1, f);
-      std::fclose(f);
-      buf[len] = 0;
-      const char* close = std::strrchr(buf, ')');
-      if (!close) continue;
-      char state;
-      int ppid;
-      if (std::sscanf(close + 2, "%c %d", &state, &ppid) == 2 && std::to_string(ppid) == me) ++n;
-    }
-    closedir(d);
-  }
-  return n;
-}
-bool process_exists(int pid) { return kill(pid, 0) == 0; }
+using faulttest::count_children;
+using faulttest::count_fds;
+using faulttest::process_exists;
 
 class Faults : public tandem_test::PoolByStartMethod {};
 
@@ -401,6 +372,9 @@ TEST_P(ProcessPoolChaos, SustainedRandomSigkills) {
     EXPECT_GE(completed, kChaosTasks);
     EXPECT_GE(kills.load(), kChaosKills);
     EXPECT_EQ(ok + died, completed);
+    // A kill fails at most the one task its worker was running: finished results survive
+    // (the worker's result log), the rest of its batch runs elsewhere (issue 10).
+    EXPECT_LE(died, kills.load());
     EXPECT_GT(ok, 0);
     for (int i = 0; i < 100; ++i) EXPECT_EQ(ex.submit(add, i, 1).result(60s), i + 1);
     all_pids = ex.worker_pids();

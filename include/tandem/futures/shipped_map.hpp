@@ -9,6 +9,9 @@
 //    outcome bytes of shipping::take_result: tag 0 and a MapChunk — the values computed and,
 //    when fn threw, the exception at that position (the chunk stops there); tag 1 and the
 //    exception when the chunk could not run at all (its bytes did not decode).
+//  * In a process pool worker each finished item is also kept in the worker's result log as it
+//    is computed (detail::g_chunk_progress): a crash in item k of a chunk fails item k and
+//    keeps items 0..k-1 (one more serialization of each value: the cost of that promise).
 //  * Codec<detail::MapChunk<R>>: the values, then the exception as an optional
 //    shipping::ExceptionRecord; decoding turns the record back into an exception_ptr of the
 //    same type (remote_exception.hpp), so the receiving side's MapRange rethrows it as it
@@ -67,6 +70,17 @@ struct Codec<detail::MapChunk<R>> {
 
 namespace detail {
 
+/// Where a worker process keeps the finished items of the map chunk it is running, so that a
+/// crash (or a timeout kill) in a later item of the chunk loses none of them: the process
+/// pool's worker points this at its result log for the length of each task (the pool then
+/// completes the chunk with those values and the failure at the item that died). Null
+/// elsewhere: in a thread pool, an MPI rank, any other process. One worker thread uses it.
+struct ChunkProgress {
+  void* ctx;
+  void (*put)(void* ctx, std::span<const std::byte> value) noexcept;
+};
+inline ChunkProgress* g_chunk_progress = nullptr;
+
 template <class Fp>
 struct ShippedMap;
 
@@ -93,6 +107,8 @@ struct ShippedMap<R0 (*)(P...)> {
       auto items = tandem::deserialize<std::vector<Item>>(in);
       MapChunk<Result> c;
       c.values.reserve(items.size());
+      ChunkProgress* const progress = g_chunk_progress;
+      std::vector<std::byte> one;  // an item's value, for `progress`
       try {
         for (Item& it : items) {
           if constexpr (sizeof...(P) == 1) {
@@ -100,6 +116,11 @@ struct ShippedMap<R0 (*)(P...)> {
           } else {
             c.values.push_back(std::apply(
                 [f](auto&... a) -> decltype(auto) { return f(std::move(a)...); }, it));
+          }
+          if (progress) {
+            one.clear();
+            tandem::serialize_append(one, c.values.back());
+            progress->put(progress->ctx, one);
           }
         }
       } catch (...) {

@@ -10,6 +10,8 @@
 #include <utility>
 
 #include "tandem/futures/future.hpp"
+#include "tandem/futures/map_range.hpp"
+#include "tandem/serialize.hpp"
 #include "tandem/multiprocessing/process.hpp"
 #include "tandem/shipping/ship.hpp"
 
@@ -49,6 +51,15 @@ struct PTask {
   virtual FutureCore& core() noexcept = 0;
   /// Completes the future from outcome bytes (value or the task's exception).
   virtual void deliver(std::span<const std::byte> outcome) noexcept = 0;
+  /// Completes the future of a task that died after finishing `count` items of a map chunk
+  /// (their values, serialized one after another): the chunk's values and `e` at the next
+  /// item (futures/shipped_map.hpp). Any other task: fail(e).
+  virtual void deliver_partial(std::span<const std::byte> values, std::uint64_t count,
+                               std::exception_ptr e) noexcept {
+    (void)values;
+    (void)count;
+    fail(std::move(e));
+  }
   /// Completes the future with `e` unless it is already done.
   void fail(std::exception_ptr e) noexcept {
     FutureCore& c = core();
@@ -65,6 +76,11 @@ struct PTask {
   ~PTask() = default;
 };
 
+template <class R>
+struct is_map_chunk : std::false_type {};
+template <class V>
+struct is_map_chunk<MapChunk<V>> : std::true_type {};
+
 /// cancel() of a RUNNING process task: kills the worker running it (src/process_pool.cpp).
 bool cancel_running_task(PTask& t);
 
@@ -73,6 +89,30 @@ class ProcState final : public FutureState<R>, public PTask {
  public:
   FutureCore& core() noexcept override { return *this; }
   bool cancel_running() override { return cancel_running_task(*this); }
+  void deliver_partial(std::span<const std::byte> values, std::uint64_t count,
+                       std::exception_ptr e) noexcept override {
+    if constexpr (is_map_chunk<R>::value) {
+      R chunk;
+      try {
+        InArchive ar(values);
+        for (std::uint64_t i = 0; i < count; ++i) {  // one serialize() frame per item
+          if (ar.read_u8() != std::to_integer<std::uint8_t>(kFormatByte)) break;
+          tandem::detail::load_value(ar, chunk.values.emplace_back());
+        }
+      } catch (...) {  // a value that does not decode ends the kept ones there
+        if (!chunk.values.empty()) chunk.values.pop_back();
+      }
+      chunk.error = std::move(e);
+      try {
+        this->begin_set();
+      } catch (...) {
+        return;  // cancelled meanwhile
+      }
+      this->emplace_claimed(std::move(chunk));
+    } else {
+      PTask::deliver_partial(values, count, std::move(e));
+    }
+  }
   void deliver(std::span<const std::byte> outcome) noexcept override {
     std::exception_ptr err;
     std::optional<std::conditional_t<std::is_void_v<R>, int, R>> v;

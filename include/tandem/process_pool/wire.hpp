@@ -28,6 +28,7 @@ namespace tandem::detail::pp {
 
 enum class FrameType : std::uint32_t { tasks = 1, hello = 2, results = 3 };
 
+
 struct FrameHeader {
   std::uint32_t len;
   std::uint32_t type;
@@ -131,18 +132,37 @@ inline Hello decode_hello(std::span<const std::byte> body, std::span<const std::
 /// The page a worker shares with the pool (a memfd the pool sends at the handshake). The
 /// worker stores `running` (seq_cst) before it runs a task and `finished` after; the pool
 /// reads them to know which task a dead worker was running and when it started (timeouts).
+/// The result log follows the page in the same memfd (from kLogOffset): a results frame being
+/// built — an 8-byte frame header, then the result records of the tasks finished since the
+/// worker's last send. The worker appends a task's record, then stores `committed` (the
+/// records' byte count, release) and only then `finished`: a result is durable the moment its
+/// task returns. After a send it stores 0. When a worker dies, the pool reads the records up
+/// to `committed` (bounds-checked, as any frame) and delivers those of tasks it has not
+/// completed yet; a record it already received through the socket is skipped (its task is no
+/// longer in flight). The worker grows the memfd (ftruncate) when a record does not fit; the
+/// pool maps it at the size it finds then.
 /// `cancel` slots hold ids of tasks cancelled after they were sent: the worker checks them
 /// after publishing `running` and skips such a task; the pool writes the slot, then reads
 /// `running` — so at least one side sees the other (Dekker), and a cancelled task that did
 /// start has its worker killed.
 struct WorkerPage {
   std::uint64_t running;   // atomic_ref'ed by both sides
+  std::uint64_t committed;  // bytes of result records in the log
   std::uint64_t finished;
   std::uint64_t started_ns;  // CLOCK_MONOTONIC of the running task's start
   std::uint32_t ready;       // 1 once the initializer returned
   std::uint32_t initializing;  // 1 from the call of the initializer on (none: stays 0)
+  // The map chunk being run (futures/shipped_map.hpp, ChunkProgress): its id (0: none), and
+  // its finished items, serialized one after another in the log right after the committed
+  // records: `partial_count` values in `partial_bytes` bytes (the bytes are stored first).
+  std::uint64_t partial_id;
+  std::uint64_t partial_count;
+  std::uint64_t partial_bytes;
   static constexpr int kCancelSlots = 16;
   std::uint64_t cancel[kCancelSlots];
 };
+inline constexpr std::size_t kLogOffset = 4096;         // the log starts on the next page
+inline constexpr std::size_t kInitialLog = 64 * 1024;  // grown by the worker when needed
+static_assert(sizeof(WorkerPage) <= kLogOffset);
 
 }  // namespace tandem::detail::pp

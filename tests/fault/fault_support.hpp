@@ -1,0 +1,68 @@
+// Shared by the fault tests: what a test counts before and after to prove that nothing was
+// left behind (descriptors, children, zombies, /dev/shm entries), read from /proc and /dev.
+#pragma once
+
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+namespace faulttest {
+
+/// Open descriptors of this process.
+inline int count_fds() {
+  int n = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (readdir(d)) ++n;
+    closedir(d);
+  }
+  return n;
+}
+
+/// The parent pid of process `pid` from /proc/<pid>/stat, or -1 when it is gone.
+inline int parent_of(int pid) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (!f) return -1;
+  char buf[512];
+  const std::size_t len = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[len] = 0;
+  const char* close = std::strrchr(buf, ')');
+  char state;
+  int ppid;
+  if (!close || std::sscanf(close + 2, "%c %d", &state, &ppid) != 2) return -1;
+  return ppid;
+}
+
+/// Children of this process that still exist (zombies included).
+inline int count_children() {
+  int n = 0;
+  const int me = static_cast<int>(getpid());
+  if (DIR* d = opendir("/proc")) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+      if (parent_of(std::atoi(e->d_name)) == me) ++n;
+    }
+    closedir(d);
+  }
+  return n;
+}
+
+/// Entries of /dev/shm (POSIX shared memory segments).
+inline int count_shm() {
+  int n = 0;
+  if (DIR* d = opendir("/dev/shm")) {
+    while (dirent* e = readdir(d))
+      if (e->d_name[0] != '.') ++n;
+    closedir(d);
+  }
+  return n;
+}
+
+inline bool process_exists(int pid) { return kill(pid, 0) == 0; }
+
+}  // namespace faulttest
