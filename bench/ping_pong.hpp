@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A round-trip helper for the Google Benchmark suites: the benchmark thread is side A, a
 // partner thread is side B; one benchmark iteration is one round trip (A raises "ping",
 // waits for "pong"; B waits for "ping", raises "pong"). Flags are any type with

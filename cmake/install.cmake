@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Install rules: headers, the library, an exported CMake package (tandem::tandem with a
 # version file) and a pkg-config file.
 include(GNUInstallDirs)

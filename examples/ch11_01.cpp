@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ch11_01 — run a function in a background thread (the seed chapter's ch11_01.py).
 //
 // Fixed from the seed: it stopped the thread with a global `running = False` that nothing

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ch11_02 — a Thread subclass that overrides run() (the seed chapter's ch11_02.py).
 //
 // Fixed from the seed: `self.running = False` was an unsynchronised flag and join(2) could

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ch11_03 — two threads share a value under a mutex lock (the seed chapter's ch11_03.py).
 //
 // Fixed from the seed: each thread's `self.running` flag was written by the main thread and

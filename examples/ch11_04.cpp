@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ch11_04 — three workers wait for an Event before they start (the seed chapter's ch11_04.py).
 //
 // Fixed from the seed: its daemon workers could be killed in the middle of their work when

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ch11_05 — three workers share a queue of 15 jobs (the seed chapter's ch11_05.py).
 //
 // Fixed from the seed: its workers did `if q.empty(): stop` and then `q.get()`, a race —

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ch11_06 — a Process subclass with run() and stop() (the seed chapter's ch11_06.py).
 //
 // Fixed from the seed: stop() set `self.running = False` in the parent, but the child is a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ch11_07 — two processes increment a shared Value under its lock (the seed chapter's
 // ch11_07.py).
 //

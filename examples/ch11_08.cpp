@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ch11_08 — parallel tasks on a ThreadPoolExecutor (the seed chapter's ch11_08.py).
 //
 // The executor's block is Python's `with` statement: its destructor waits for every task.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ch11_09 — parallel tasks on a ProcessPoolExecutor, with a Manager queue handed to every task
 // (the seed chapter's ch11_09.py).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A parallel Monte Carlo estimate of pi over MPI ranks with tandem::MpiPoolExecutor.
 //
 //   mpirun --oversubscribe -n 3 ./mpi_monte_carlo_pi [--samples N] [--tasks T]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A distributed word count over the files of a directory with tandem::MpiPoolExecutor.
 //
 //   mpirun --oversubscribe -n 3 ./mpi_word_count            # generates a corpus in /tmp

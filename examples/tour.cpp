@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A short tour of tandem: each stop is one Python idiom and its C++ twin.
 #include <tandem/tandem.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The types fuzz/serialize_fuzz.cpp decodes, shared with fuzz/make_corpus.cpp, which writes
 // valid encodings of them as the seed corpus. Together they reach every codec: aggregates
 // (memcpy and member-wise), a recursive type, user serialize()/save()/load(), all the standard

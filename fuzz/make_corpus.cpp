@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Writes the seed corpus for serialize_fuzz: valid encodings of each fuzzed type, prefixed
 // with the selector byte serialize_fuzz.cpp expects. Usage: make_corpus <dir>
 #include <cstdio>

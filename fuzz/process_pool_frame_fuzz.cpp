@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target for the process pool's frame decoder (<tandem/process_pool/wire.hpp>): what
 // the parent does with bytes a (possibly corrupt) worker sent. Arbitrary input must either
 // decode or throw tandem::DecodeError — never crash, over-read, or hit undefined behaviour

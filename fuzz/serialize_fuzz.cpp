@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target for tandem's decoder. Input: one selector byte, then bytes handed to
 // tandem::deserialize<T> for the selected T (fuzz_types.hpp). Properties:
 //  * decoding arbitrary bytes either succeeds or throws tandem::DecodeError — never crashes,

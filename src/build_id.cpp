@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::shipping::build_id() — see <tandem/shipping/build_id.hpp>.
 #include "tandem/shipping/build_id.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::detail::process_cpu_count — Python 3.13's os.process_cpu_count(): the CPUs this
 // process may run on, which is what a pool's default size should follow.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // See exception_text.hpp.
 #include "exception_text.hpp"
 

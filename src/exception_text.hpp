@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // How the library names an exception in what it prints and ships: Python's "TYPE: message"
 // for a Thread's excepthook, a Process's dying report and a task's ExceptionRecord. One place
 // so that the three read alike.

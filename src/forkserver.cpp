@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // StartMethod::forkserver — see <tandem/multiprocessing/process.hpp> ("Start methods").
 //
 // The server is a fork of the main process made by mp::init() while it is single-threaded

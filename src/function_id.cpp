@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::shipping function identity — see <tandem/shipping/function_id.hpp> — and the
 // sealing/resolving of Tasks (<tandem/shipping/task.hpp>), which validates it.
 #include "tandem/shipping/function_id.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The futex(2) calls behind <tandem/detail/wait.hpp>.
 #include <linux/futex.h>
 #include <sys/syscall.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // mp::Manager: the server process, the attach protocol, and the per-process cache of
 // attached objects (manager.hpp has the specification).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Private to src/mp_manager*.cpp: the wire protocol between mp::Manager's clients, its owner
 // and its server process (mp_manager.cpp has the overview).
 #pragma once

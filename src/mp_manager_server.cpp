@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // mp::Manager's server process (the protocol is described in mp_manager.cpp) and the socket
 // helpers both sides use.
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // RobustMutex: pthread robust, process-shared mutex (see robust_mutex.hpp for why glibc).
 #include <pthread.h>
 

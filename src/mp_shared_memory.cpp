@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // SharedRegion: memfd_create + ftruncate + mmap(MAP_SHARED).
 #include <sys/mman.h>
 #include <sys/stat.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::Process — compiled part (see <tandem/multiprocessing/process.hpp>).
 //
 // Parent side: fork(), then pidfd_open(pid). The pidfd is the child's "sentinel" (Python's

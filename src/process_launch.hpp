@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Internal to tandem's process machinery (src/process.cpp, spawn.cpp, forkserver.cpp): how a
 // Process whose target was shipped is launched with StartMethod::spawn or ::forkserver, and
 // how the child boots. Not installed.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Internal to src/process.cpp and src/process_support.cpp: the per-process module state of
 // tandem::mp (Python's current_process() and its _children counter) and the pool of stop
 // words that fork-started Processes share. Not installed.

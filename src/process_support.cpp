@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::Process — the helpers shared by the three start methods (process_launch.hpp,
 // process_state.hpp): output flushing, the thread count behind the fork() warning, the boot
 // of a spawn/forkserver child, and the pool of stop words of fork-started Processes.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::shipping exception mapping — see <tandem/shipping/remote_exception.hpp>.
 #include "tandem/shipping/remote_exception.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // StartMethod::spawn — see <tandem/multiprocessing/process.hpp> ("Start methods").
 //
 // Parent: the boot message goes into a memfd; posix_spawn() runs /proc/self/exe (the very

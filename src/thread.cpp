@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::Thread — compiled part (see <tandem/threading/thread.hpp>).
 //
 // State machine of one thread, in the 32-bit futex word `phase` (low byte; bit 8 says that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The ThreadPoolExecutor scheduler (see <tandem/futures/pool_scheduler.hpp> for the design).
 #include <pthread.h>
 

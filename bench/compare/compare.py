@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Runs tandem_compare and bench/python/workloads.py in interleaved rounds and prints, per
 workload, each contender's median, its spread, tandem's speed relative to it, and the
 target from the issue (ANCHORS.md explains why only side-by-side ratios count here).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Workload "event": ping-pong between 2 threads, N round trips; the figure is the mean
 // round-trip time. Thread A raises "ping" and waits for "pong"; thread B waits for "ping",
 // lowers it, raises "pong". Each side lowers a flag before raising the other one, so a

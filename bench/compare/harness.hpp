@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem_compare's harness: workloads register their contenders here; main() runs them in
 // rounds, rotating the order each round so that noise on this shared machine hits every
 // contender alike, and prints one machine-readable line per measurement:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Workload "lock": 2 threads, each doing N/2 locked increments of one shared counter
 // (ANCHORS.md: std::mutex ~40-157 M ops/s, Python's threading.Lock ~4 M ops/s).
 // Target: tandem::Lock >= 1.0x std::mutex.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem_compare — tandem against its C++ peers, side by side, in one process.
 //
 //   tandem_compare [--rounds R] [--first-round K] [--scale X] [--only WORKLOAD]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Workloads "mp start fork", "mp start forkserver", "mp start spawn": mp::Process start()
 // + join() of an empty target, K times in a row; the mean per process, in ms (issue 4:
 // fork <= 0.3 ms, spawn <= 2 ms; CPython 1.8-3.1 / 11 / ~51 ms, ANCHORS.md). The floor:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Workloads "mp value", "mp queue", "mp queue string", "mp manager queue": tandem's
 // multiprocessing objects between real processes (issue 4, "Performance"; ANCHORS.md:
 // CPython's multiprocessing.Value ~0.7-1.1 M ops/s, multiprocessing.Queue ~230 k msgs/s,

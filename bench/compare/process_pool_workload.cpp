@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Workloads "process pool*": tandem::ProcessPoolExecutor(2) against CPython's
 // ProcessPoolExecutor (bench/python/workloads.py), side by side in one run.
 //   process pool        submit N trivial tasks (a*b*10 - c*2), keep the futures, sum results

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Workload "queue": a queue of capacity 1024, 2 producers and 2 consumers, N ints in all.
 // Every consumer marks every item done (task_done) and the main thread waits for all of
 // them (join) — Python's queue.Queue idiom. 4 threads on this 2-core machine is intended:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Workload "thread pool": submit N trivial tasks (a*b*10 - c*2, the seed's ch11_08 formula)
 // to a pool of 2 workers, keep every future, then collect every result (checksummed).
 // Timed from the first submit to the last result; pool start-up is outside the timing

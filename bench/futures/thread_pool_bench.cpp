@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Google Benchmark suite for tandem::ThreadPoolExecutor (the side-by-side comparison with
 // oneTBB, Boost.Asio, a mutex pool, std::async and CPython is bench/compare/thread_pool_workload.cpp).
 //   SubmitCollect   submit N trivial tasks to 2 workers, keep the futures, collect the results

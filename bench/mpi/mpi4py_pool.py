@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """mpi4py.futures throughput, the Python half of bench/mpi/run (same workloads as
 mpi_pool_compare.cpp). Run in world mode:
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // MpiPoolExecutor throughput, the tandem half of bench/mpi/run (the other half is
 // bench/mpi/mpi4py_pool.py, the same workloads on mpi4py.futures). Run under mpirun:
 //

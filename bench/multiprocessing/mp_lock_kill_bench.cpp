@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // mp::Lock crash recovery latency (issue 4: "SIGKILL a lock holder — the others go on within
 // 1 ms"): how long after a holder process is SIGKILLed does a process blocked in acquire()
 // hold the lock?

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // mp::Queue throughput between processes: 1 producer process → 1 consumer process, 64-byte
 // messages (the workload; CPython's multiprocessing.Queue does ~230 k msgs/s here,
 // bench/multiprocessing/mp_queue_python.py measures it in the same run).

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """CPython's side of bench/multiprocessing/mp_queue_bench.cpp: 1 producer process ->
 1 consumer process through multiprocessing.Queue (and SimpleQueue), 64-byte bytes messages.
 Prints one line per workload: name, messages, seconds, msgs/s."""

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The textbook bounded queue: std::mutex + two condition variables + std::deque, with
 // Python's task_done()/join() bookkeeping (an unfinished-task count and a third condition
 // variable), written the way queue.Queue itself is written (Lib/queue.py). It is the peer

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The physical floor for a thread-to-thread wake-up: futex(2) called directly, with nothing
 // between the caller and the kernel — no waiter count, no spinning, no deadline handling.
 // A flag is a 32-bit word; raising it always pays a FUTEX_WAKE, lowering it is a store.

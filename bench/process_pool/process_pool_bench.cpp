@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Google Benchmark suite for tandem::ProcessPoolExecutor (the side-by-side comparison with
 // CPython's ProcessPoolExecutor is bench/compare/process_pool_workload.cpp).
 //   SubmitResult      submit N trivial tasks to 2 workers, keep the futures, collect (tasks/s)

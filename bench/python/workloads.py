@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """CPython's own modules on tandem_compare's workloads (bench/compare/*_workload.cpp).
 
     python3 workloads.py [--rounds R] [--first-round K] [--scale X] [--only WORKLOAD]

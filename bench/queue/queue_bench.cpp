@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::Queue (<tandem/queue/queue.hpp>) on one thread — the cost of the machinery with
 // no contention and nobody asleep: put+get round trips (blocking, _nowait, with a timeout,
 // with task_done), a failing try_get, qsize — next to the same round trip through the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem's codec: serialize + deserialize round trips (ANCHORS.md: a small struct costs
 // ~70 ns with memcpy, ~300 ns with msgpack, 400-600 ns with cereal).
 #include <benchmark/benchmark.h>

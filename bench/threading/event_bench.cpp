@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::Event (<tandem/threading/event.hpp>): the fast paths the header promises
 // (is_set a load, set on a set Event a load, set with nobody waiting no system call, wait
 // on a set Event a load), the timeout path, and the ping-pong round trip against futex(2)

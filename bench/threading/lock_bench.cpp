@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::Lock (<tandem/threading/lock.hpp>) against std::mutex: the uncontended fast
 // paths, the failing try, and 2 threads incrementing under one lock.
 #include <benchmark/benchmark.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::Semaphore and tandem::RLock (<tandem/threading/semaphore.hpp>,
 // <tandem/threading/rlock.hpp>): uncontended fast paths, against std::counting_semaphore
 // and std::recursive_mutex, and a semaphore hand-off between two threads.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The waiting layer (<tandem/detail/wait.hpp>, <tandem/detail/eventcount.hpp>,
 // <tandem/detail/futex_mutex.hpp>): what each building block costs on its own, and the
 // wait layer's overhead over futex(2) called directly.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/common/demo.hpp — what the seed programs need besides tandem itself, so that each
 // can run unattended (CI: `prog --speed 20 --seconds 2 </dev/null`) as well as by hand.
 //

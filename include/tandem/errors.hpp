@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // <tandem/errors.hpp> — the exception types of tandem, one per Python exception.
 //
 // Every type derives from tandem::Error, which is a std::runtime_error, so `catch (const

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // <tandem/futures.hpp> — Python's `concurrent.futures` for C++ (docs/futures.md).
 //
 //   concurrent.futures.Future              tandem::Future<T>            <tandem/futures/future.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // <tandem/mpi.hpp> — the same tasks on a cluster: MpiPoolExecutor over MPI (OpenMPI), the
 // model being `python -m mpi4py.futures` in world mode. Optional component `tandem::mpi`
 // (built when CMake finds MPI; link tandem::mpi).

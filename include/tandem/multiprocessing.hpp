@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // <tandem/multiprocessing.hpp> — Python's `multiprocessing` module for C++ (namespace
 // tandem::mp; docs/multiprocessing.md).
 //

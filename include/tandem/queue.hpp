@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // <tandem/queue.hpp> — Python's `queue` module for C++ (docs/queue.md).
 //
 //   queue.Queue          tandem::Queue<T>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // <tandem/serialize.hpp> — the codec for everything that crosses a process boundary
 // (multiprocessing queues, Manager handles, process-pool tasks, MPI). Python pickles; tandem
 // encodes with a small binary codec whose supported types are checked at compile time, so

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // <tandem/tandem.hpp> — every tandem module at once (the MPI pool, an optional component,
 // is included separately: <tandem/mpi.hpp>, target tandem::mpi).
 #pragma once

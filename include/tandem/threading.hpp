@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // <tandem/threading.hpp> — Python's `threading` module for C++ (docs/threading.md).
 //
 //   threading.Thread            tandem::Thread            <tandem/threading/thread.hpp>

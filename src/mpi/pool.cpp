@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // MpiPoolExecutor's communicator thread (see include/tandem/mpi/pool_core.hpp), and at world
 // size 1 the local process pool that stands in for the worker ranks.
 #include <mpi.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mpi::init / finalize, the build-id check across ranks, and the worker ranks' loop.
 #include "runtime.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Internal to tandem::mpi: the process-wide MPI state, the wire format of task and result
 // batches, and the polling backoff shared by worker ranks and rank 0's communicator thread.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One test body, every executor: the behaviour concurrent.futures promises for any Executor
 // (CPython Lib/test/test_concurrent_futures/executor.py ExecutorTest, test_wait.py,
 // test_as_completed.py, test_shutdown.py), run against ThreadPoolExecutor,

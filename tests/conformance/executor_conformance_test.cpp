@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The executor conformance suite (executor_conformance.hpp) against the local executors:
 // ThreadPoolExecutor, and ProcessPoolExecutor with each start method.
 #include "conformance/executor_conformance.hpp"

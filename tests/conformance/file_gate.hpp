@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Gates for the executor conformance suite: a task that stays running until the test lets
 // it go, wherever the task runs — a pool thread, a pool process (fork, forkserver, spawn) or
 // an MPI rank on this host. The test owns a temporary directory; a gate is a file name in

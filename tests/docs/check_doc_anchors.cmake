@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Test docs_anchors (cmake -DSOURCE_DIR=<source tree> -P check_doc_anchors.cmake): code comments
 # cite the guides' sections as `docs/<page>.md#<section>`, and the guides link each other as
 # `(<page>.md#<section>)` or `(#<section>)`. Each must name a heading of that page, with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The guides' programs (included from tests/CMakeLists.txt, so the tests made here are tests of
 # tests/ and require the leak-check fixture like the others).
 #

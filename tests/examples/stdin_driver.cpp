@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/examples/stdin_driver.cpp — runs one example program the way a person at a terminal
 // or a pipeline would, to test its "Press Enter to stop" handling (demo::input in
 // examples/common/demo.hpp). Used by the example_<name>_{enter,eof,tty} tests in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::Future — ports of CPython Lib/test/test_concurrent_futures/test_future.py
 // (FutureTests), plus move-only / void / then / co_await cases.
 #include <gtest/gtest.h>

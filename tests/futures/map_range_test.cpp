@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::MapRange (futures/map_range.hpp) on its own: the one lazy, ordered map range that
 // ThreadPoolExecutor, ProcessPoolExecutor and MpiPoolExecutor share. Most tests give it a
 // Submit that records each chunk and returns a hand-completed Future, so the order of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Input ranges for the map tests (thread_pool_test, map_range_test).
 #pragma once
 

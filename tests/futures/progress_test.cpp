@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::progress — the progress bar helper (beyond Python). Output goes to a pipe, which
 // is not a terminal: silent by default, drawn when forced with ProgressOptions::enabled.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ThreadPoolExecutor shutdown — ports of CPython Lib/test/test_concurrent_futures/
 // test_shutdown.py (ExecutorShutdownTest, ThreadPoolShutdownTest) that apply to a thread
 // pool, plus what Python leaves unsafe: shutdown(wait=true) and the destructor called from

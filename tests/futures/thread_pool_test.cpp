@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::ThreadPoolExecutor — ports of CPython Lib/test/test_concurrent_futures/
 // (executor.py ExecutorTest, test_thread_pool.py ThreadPoolExecutorTest, test_shutdown.py),
 // plus the guarantees beyond Python (nested waits, idle CPU, stats).

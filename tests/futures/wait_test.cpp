@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::wait / as_completed — ports of CPython Lib/test/test_concurrent_futures/
 // test_wait.py (WaitTests) and test_as_completed.py (AsCompletedTests).
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Builds and runs a consumer that takes tandem in with add_subdirectory() from the source tree
 # (tests/install/subdir_consumer), and checks that the sub-build brings only the library: no
 # tandem tests in the consumer's CTest. Invoked by CTest with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Helpers of the consumer tests' scripts (run_install_test.cmake, run_subdir_test.cmake).
 
 # The consumers are configured like the build that runs them (tests/CMakeLists.txt passes

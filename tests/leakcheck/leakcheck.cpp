@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem_leakcheck — the suite-wide check that nothing outlives the tests (issue 4: "no
 // leaked processes, zombies or shared-memory segments after the suite"). Run by CTest as the
 // setup and the cleanup of the fixture `tandem_leakcheck` (tests/leakcheck/CMakeLists.txt):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // MpiPoolExecutor at world size 1 (started without mpirun: a local ProcessPoolExecutor stands
 // in for the worker ranks) under the adversarial mix of tests/fault/adversarial_tasks.hpp:
 // the exact outcome of every future, and the executor serves on (issue 10). Not run under

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The executor conformance suite (tests/conformance/executor_conformance.hpp) — the same test
 // bodies the thread and process pools pass — against MpiPoolExecutor, run under
 // `mpirun --oversubscribe -n 3` (two worker ranks).

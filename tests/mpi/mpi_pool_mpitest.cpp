@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // MpiPoolExecutor conformance, run as `mpirun --oversubscribe -n 3 mpi_pool_mpitest` (two
 // worker ranks) and directly (world size 1: tasks run on a local ProcessPoolExecutor, which
 // survives crashing tasks and enforces timeouts — the Local* tests). Rank 0 runs the

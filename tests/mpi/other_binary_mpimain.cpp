@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Another executable, for mpi_build_id_mismatch: `mpirun -n 1 mpi_pool_mpitest : -n 1
 // mpi_other_binary` must be refused by tandem::mpi::init's build-id check on every rank.
 #include <cstdio>

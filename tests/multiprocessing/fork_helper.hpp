@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Test helpers: real child processes made with fork(), and pipes to hand-shake with them.
 // A child runs a callable returning its exit code (0 = success); an exception gives 99.
 // Every child arms alarm(60), so a child that would hang dies with SIGALRM and the test

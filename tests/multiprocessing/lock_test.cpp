@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::Lock / mp::RLock — ports of CPython Lib/test/_test_multiprocessing.py
 // (_TestLock) and lock_tests.py cases that make sense across processes. Children are real
 // fork()ed processes.

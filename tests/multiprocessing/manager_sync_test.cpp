@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests for mp::Manager's Condition() and Barrier(n) (manager_sync.hpp): handles that reach
 // processes started BEFORE the object existed. Children are fork()ed processes that receive
 // the handle bytes through a pipe and report through their exit code (manager_test.cpp's

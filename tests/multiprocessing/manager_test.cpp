@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests for tandem::mp::Manager: objects whose handles reach processes started BEFORE the
 // objects existed. Children are real fork()ed processes that receive handle bytes through a
 // pipe (or an mp::Queue made before the fork) and report through their exit code.

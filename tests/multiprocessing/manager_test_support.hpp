@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Helpers for the mp::Manager tests (manager_test.cpp, manager_sync_test.cpp): handle bytes
 // over a pipe, and fork()ed children that report through their exit code.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A thread asleep in a Manager proxy's blocking call when the manager shuts down, or when its
 // server process dies, wakes and raises RuntimeError (manager.hpp, "Blocked calls never
 // outlive the manager") — for every proxy kind that can block: Event.wait(), Lock/RLock/

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Helpers for the multiprocessing tests: cross-process events and slots in shared memory,
 // pipes, and a fixture that checks that a test leaves no zombie and no open fd behind.
 //

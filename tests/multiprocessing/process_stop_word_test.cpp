@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::Process — the pool of stop words of fork-started Processes (src/process_support.cpp):
 // every live Process has a word of its own, also past the first page of 1024; a recycled
 // word starts clear; and a fork child's Processes take words from a pool of the child's own,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::Process — ports of CPython Lib/test/_test_multiprocessing.py (_TestProcess,
 // _TestSubclassingProcess) plus tandem's own: the cross-process stop, names and titles,
 // misuse errors, the destructor, joins from several threads, and many processes.

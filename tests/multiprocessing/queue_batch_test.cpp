@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // mp::Queue's batch calls (tandem extensions, no CPython counterpart): put_many /
 // put_many(timeout) / put_many_nowait and get_many / get_many(timeout) / get_many_nowait —
 // ordering, partial batches, timeouts, maxsize, wrap-around, shutdown, errors in the middle of

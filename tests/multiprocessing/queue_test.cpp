@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::Queue / JoinableQueue / SimpleQueue — ports of CPython
 // Lib/test/_test_multiprocessing.py (_TestQueue, _TestSimpleQueue) with real fork()ed
 // children, plus serialized types, shutdown across processes, ring wrap-around, and a

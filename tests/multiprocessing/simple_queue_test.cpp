@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::SimpleQueue — the timed and non-blocking puts (put(item, timeout),
 // put_nowait), which Python's SimpleQueue lacks: Full when the ring has no room, the item
 // then not queued, and a timed put in another process released by a get.

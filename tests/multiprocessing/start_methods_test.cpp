@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // mp::Process with StartMethod::spawn and ::forkserver (and fork, side by side): exit codes,
 // join(timeout), terminate/kill, the cross-process stop, arguments shipped to a fresh exec,
 // misuse, many processes, no zombies or fd leaks; start+join timings (printed, not asserted).

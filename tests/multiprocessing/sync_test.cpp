@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::Semaphore / BoundedSemaphore / Event / Condition / Barrier — ports of CPython
 // Lib/test/_test_multiprocessing.py (_TestSemaphore, _TestCondition, _TestEvent,
 // _TestBarrier), across real fork()ed processes.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::Value / mp::Array — ports of CPython Lib/test/_test_multiprocessing.py
 // (_TestValue, _TestArray), with real fork()ed children, and a cross-process stress test.
 #include <gtest/gtest.h>

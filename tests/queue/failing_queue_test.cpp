@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Exception safety — port of CPython Lib/test/test_queue.py FailingQueueTest: a queue whose
 // _put/_get raise on demand must stay consistent. In C++ the failure comes from the item:
 // its copy/move constructor (or, for PriorityQueue, its comparison) throws at a chosen

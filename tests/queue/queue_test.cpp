@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::Queue / LifoQueue / PriorityQueue — ports of CPython Lib/test/test_queue.py
 // (BaseQueueTestMixin and the 3.13 shutdown tests), run against every engine: the lock-free
 // ring (bounded Queue<int>), the locked deque (unbounded Queue, or a T whose move may

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::SimpleQueue — ports of CPython Lib/test/test_queue.py BaseSimpleQueueTest.
 #include <gtest/gtest.h>
 

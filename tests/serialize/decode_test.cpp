@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::deserialize on bad input: every failure is a tandem::DecodeError with a useful
 // message, never a crash, an over-read or a huge allocation. Modelled on CPython's
 // Lib/test/pickletester.py AbstractUnpickleTests: test_truncated_data (every prefix of a valid

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Compile-fail cases for tandem::serialize (registered by tests/CMakeLists.txt: each
 // `FAIL_CASE n regex` line below is a CTest that compiles this file with -DFAIL_CASE=n and
 // passes when the compiler's output matches the regex; case 0 must compile).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::serialize / deserialize: round trips of every supported type, nested combinations,
 // user types (member, split, free and aggregate), the wire format's fixed points, and the
 // compile-time classification. CPython's pickle tests (Lib/test/pickletester.py) inspired

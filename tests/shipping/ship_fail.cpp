@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Compile-fail cases for tandem::shipping::ship: each must fail with its readable message.
 // FAIL_CASE 1 a lambda with captures cannot cross a process boundary
 // FAIL_CASE 2 an argument type is not tandem::Serializable

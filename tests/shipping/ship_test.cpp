@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::shipping — function identity, the trampoline, outcomes and the exception mapping,
 // and corrupt tasks. A worker runs exactly run(task, out); here the worker is this process
 // (the offsets are the same as in any process running this binary — the cross-process path

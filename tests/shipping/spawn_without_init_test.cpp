@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A program that never calls mp::init(): StartMethod::spawn must fail at once, in the parent,
 // with a clear RuntimeError (the child would run main() and never be taken over), and
 // StartMethod::forkserver starts its server lazily. Uses gtest_main: no mp::init here.

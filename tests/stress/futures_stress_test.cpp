@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Stress tests for <tandem/futures.hpp>: many submitters, cancel races, shutdown during
 // submit, callbacks adding callbacks, lazy worker start under contention, helping waits.
 // Each finishes in a few seconds on a loaded 2-core machine; none sleeps to synchronise.

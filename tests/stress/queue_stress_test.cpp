@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Stress: many producers and consumers, a random mix of blocking, timed and non-blocking
 // operations, capacities 1..1024 (ring and locked engines), every item received exactly once
 // (count + sum + xor checksums), task_done/join, shutdown during traffic, move-only items.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Stress tests for the synchronisation primitives of <tandem/threading.hpp>: many threads ×
 // many iterations with timeouts mixed in and random interleavings. Each finishes in a few
 // seconds on a loaded 2-core machine; none sleeps to synchronise.

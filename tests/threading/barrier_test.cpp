@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::Barrier — ports of CPython Lib/test/lock_tests.py (BarrierTests) plus the
 // details of docs/threading.md#barrier.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::Condition — ports of CPython Lib/test/lock_tests.py (ConditionTests) plus the
 // guarantees of docs/threading.md#wake-up-guarantees (FIFO, no spurious wake-ups, kept
 // wake-ups).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::Event — ports of CPython Lib/test/lock_tests.py (EventTests) plus stress.
 #include <gtest/gtest.h>
 

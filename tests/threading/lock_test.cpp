@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::Lock — ports of CPython Lib/test/lock_tests.py (BaseLockTests, LockTests).
 #include <gtest/gtest.h>
 

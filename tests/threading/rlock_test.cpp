@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::RLock — ports of CPython Lib/test/lock_tests.py (BaseLockTests, RLockTests).
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::Semaphore / BoundedSemaphore — ports of CPython Lib/test/lock_tests.py
 // (BaseSemaphoreTests, SemaphoreTests, BoundedSemaphoreTests) and test_threading.py.
 #include <gtest/gtest.h>

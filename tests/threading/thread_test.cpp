@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::Thread — ports of CPython Lib/test/test_threading.py (ThreadTests,
 // ThreadingExceptionTests, ExceptHookTests) plus tandem's own: OS thread names, stop tokens,
 // the destructor, stress and faults.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::Timer — ports of CPython Lib/test/test_threading.py TimerTests, plus cancel cases.
 #include <gtest/gtest.h>
 

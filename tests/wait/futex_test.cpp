@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The waiting layer: futex_wait/futex_wake with deadlines, and EventCount.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // <tandem/detail/asymmetric_fence.hpp> — a seq_cst fence split into a cheap half and a dear
 // half, for Dekker handshakes where one side runs on every operation and the other rarely.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // <tandem/detail/eventcount.hpp> — "wait until a condition holds" without a mutex.
 //
 // An event count (Vyukov's eventcount; folly::EventCount has the same shape) lets a thread

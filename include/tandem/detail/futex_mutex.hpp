@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // <tandem/detail/futex_mutex.hpp> — the mutex core shared by tandem's locks.
 //
 // The three-state futex mutex of Ulrich Drepper, "Futexes Are Tricky" (2011), mutex #3:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // <tandem/detail/notifier.hpp> — an event count whose notify consumes the waiters it wakes.
 //
 // Same protocol as detail::EventCount (prepare_wait / re-check / wait, see eventcount.hpp),

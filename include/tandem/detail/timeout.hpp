@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Validation of user-supplied timeouts, with Python's messages (docs/threading.md#timeouts,
 // docs/queue.md#timeouts).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // <tandem/detail/wait.hpp> — the one waiting layer of tandem.
 //
 // Every blocking call in tandem ends here: a 32-bit atomic word and futex(2). A waiter

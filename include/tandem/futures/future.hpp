@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::Future<T> — concurrent.futures.Future (docs/futures.md#future).
 //
 // Guarantees

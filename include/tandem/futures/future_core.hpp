@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // <tandem/futures/future_core.hpp> — the type-independent shared state behind Future<T>.
 //
 // The whole state machine lives in one 32-bit futex word (`state_`), so that a waiter sleeps

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::MapRange — the lazy, in-order range that every executor's map() returns
 // (Executor.map, docs/futures.md#map), written once for ThreadPoolExecutor,
 // ProcessPoolExecutor and MpiPoolExecutor. What differs between them is only how a chunk of

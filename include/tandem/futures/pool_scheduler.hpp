@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // <tandem/futures/pool_scheduler.hpp> — the scheduler behind ThreadPoolExecutor (detail).
 //
 // Design

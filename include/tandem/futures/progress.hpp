@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::progress(range) — a one-line progress bar around any range (beyond Python; in the
 // spirit of tqdm):
 //

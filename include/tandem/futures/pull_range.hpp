@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::detail::PullRange — the single-pass range shape of as_completed() and map(): a range
 // that produces its elements one at a time, on demand, and hands out the current one.
 //

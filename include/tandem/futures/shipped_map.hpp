@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Map chunks shipped to another process (ProcessPoolExecutor, MpiPoolExecutor): the one
 // trampoline that runs a chunk in a worker, and the wire form of its MapChunk.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::ThreadPoolExecutor — concurrent.futures.ThreadPoolExecutor
 // (docs/futures.md#threadpoolexecutor).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::wait and tandem::as_completed — concurrent.futures.wait / as_completed
 // (docs/futures.md#waiting-on-many-futures).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // <tandem/futures/work_deque.hpp> — the per-thread task deque of the thread pool.
 //
 // The Chase-Lev work-stealing deque (D. Chase, Y. Lev, "Dynamic Circular Work-Stealing

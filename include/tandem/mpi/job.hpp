@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mpi::detail::Job — one shipped task on its way through an MpiPoolExecutor.
 //
 // A Job is the executor's half of a future: the sealed shipping::Task (offsets + arguments,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::MpiMapResult — the lazy, in-order range MpiPoolExecutor::map returns: a MapRange
 // (futures/map_range.hpp: order, chunksize, buffersize, one timeout from the call, an
 // exception at its position, cancellation of the rest on destruction) whose chunks are

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mpi::detail::PoolCore — the compiled half of MpiPoolExecutor (src/mpi/pool.cpp).
 //
 // Owns the communicator thread: the one thread of rank 0 that makes MPI calls while the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::Array<T> — multiprocessing.Array (docs/multiprocessing.md#value-and-array),
 // crash-safe.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::Barrier — multiprocessing.Barrier, in shared memory
 // (docs/multiprocessing.md#synchronization-primitives, docs/threading.md#barrier).
 //

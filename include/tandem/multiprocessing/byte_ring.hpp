@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::detail::ByteRing — the shared-memory ring of variable-length records under
 // mp::Queue, mp::JoinableQueue and mp::SimpleQueue (queue_core.hpp adds the blocking and
 // Python's semantics; this file is the data structure and its crash safety).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::Event — multiprocessing.Event, in shared memory
 // (docs/multiprocessing.md#synchronization-primitives).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::JoinableQueue<T> — multiprocessing.JoinableQueue (docs/multiprocessing.md#queues): an
 // mp::Queue<T> that also counts unfinished tasks, in shared memory, for every process.
 //

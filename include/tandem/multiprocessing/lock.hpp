@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::Lock — multiprocessing.Lock, crash-safe
 // (docs/multiprocessing.md#synchronization-primitives).
 //

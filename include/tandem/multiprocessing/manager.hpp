@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::Manager — multiprocessing.Manager() (docs/multiprocessing.md#manager):
 // makes shared objects whose handles (proxies) are serializable, so they reach processes that
 // were started BEFORE the object existed — process-pool workers, a child that gets the handle

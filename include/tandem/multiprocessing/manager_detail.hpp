@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::detail — the machinery under mp::Manager and its proxies (manager.hpp has the
 // specification): what a handle carries on the wire, the per-process cache of attached
 // objects, and the calls into src/mp_manager.cpp that talk to the manager's server process.

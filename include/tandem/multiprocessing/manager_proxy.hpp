@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The proxies mp::Manager returns for its synchronisation objects and shared values:
 // LockProxy, RLockProxy, EventProxy, SemaphoreProxy, BoundedSemaphoreProxy, ValueProxy<T>,
 // ArrayProxy<T> (Python's multiprocessing.managers names). manager.hpp has the specification;

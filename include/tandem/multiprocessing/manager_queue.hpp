@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // QueueProxy<T> and JoinableQueueProxy<T>: what Manager::Queue<T>() / JoinableQueue<T>()
 // return (manager.hpp has the specification). The queue is an mp::Queue ring (byte_ring.hpp,
 // queue_core.hpp) whose memfd any process can attach through the manager; every call runs on

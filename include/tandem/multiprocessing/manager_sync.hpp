@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ConditionProxy and BarrierProxy: what Manager::Condition() / Manager::Barrier(n) return
 // (manager.hpp has the specification of managed objects and their handles). Each is the
 // mp:: object of the same name (<tandem/multiprocessing/condition.hpp>, barrier.hpp) on a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::Process — multiprocessing.Process (docs/multiprocessing.md#process), its
 // cross-process stop token, and the module functions init() / current_process_name() / sleep().
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::Queue<T> — multiprocessing.Queue (docs/multiprocessing.md#queues), with the
 // interface of tandem::Queue (queue.Queue, docs/queue.md) and Python 3.13's shutdown.
 //

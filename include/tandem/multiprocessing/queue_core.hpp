@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::detail::QueueCore — Python's queue semantics (blocking, timeouts, Full/Empty,
 // 3.13 shutdown, task_done/join) over a ByteRing of serialized records. The typed front
 // ends (mp::Queue<T>, JoinableQueue<T>, SimpleQueue<T>) serialize and call in here; the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::RLock — multiprocessing.RLock, crash-safe
 // (docs/multiprocessing.md#synchronization-primitives); the default lock of mp::Value,
 // mp::Array and mp::Condition.

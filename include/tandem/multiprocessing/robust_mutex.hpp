@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // <tandem/multiprocessing/robust_mutex.hpp> — the crash-safe mutex under mp::Lock, mp::RLock,
 // mp::Barrier and mp::Value/Array's lock.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::Semaphore, mp::BoundedSemaphore — multiprocessing.Semaphore / BoundedSemaphore
 // (docs/multiprocessing.md#synchronization-primitives), in shared memory.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // <tandem/multiprocessing/shared_memory.hpp> — where the state of tandem::mp objects lives.
 //
 // mp::detail::SharedRegion is one anonymous shared memory object: memfd_create(MFD_CLOEXEC)

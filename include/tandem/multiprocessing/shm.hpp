@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::detail::SharedPage<T> — one object of type T in anonymous shared memory.
 //
 // Why: a fork()ed child gets a copy-on-write copy of the parent's memory, so a flag the

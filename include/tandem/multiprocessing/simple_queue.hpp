@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::SimpleQueue<T> — multiprocessing.SimpleQueue (docs/multiprocessing.md#queues): put,
 // get, empty, close; no maxsize, no task tracking, no shutdown.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::Value<T> — multiprocessing.Value (docs/multiprocessing.md#value-and-array),
 // crash-safe.
 //

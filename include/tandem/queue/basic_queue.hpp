@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::detail::BasicQueue — the Python semantics of queue.Queue (docs/queue.md)
 // on top of a non-blocking engine (RingEngine, LockedEngine, FifoEngine). The public classes
 // and their specification are in queue.hpp; this file says how.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The orders of the locked queue engine: FIFO, LIFO and a binary min-heap — Python's
 // Queue._put/_get, LifoQueue._put/_get and PriorityQueue (heapq) — each with the strong
 // exception guarantee, so that a throwing copy, move or comparison leaves the queue as it was

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::detail::FifoEngine — Queue<T>'s engine: the lock-free ring when the queue is
 // bounded (maxsize >= 2: the ring needs two cells) and T moves without throwing, else a
 // locked deque. The choice is made once, in the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::detail::LockedEngine — a container behind a FutexMutex: the engine of unbounded
 // queues, LifoQueue, PriorityQueue, SimpleQueue, and of any queue whose T may throw when
 // moved. Same non-blocking interface as RingEngine (ring_engine.hpp); the blocking and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::Queue, LifoQueue, PriorityQueue — queue.Queue, queue.LifoQueue and
 // queue.PriorityQueue of Python 3.13 (docs/queue.md).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::detail::RingEngine — the lock-free FIFO engine behind a bounded Queue<T>.
 //
 // Algorithm: Dmitry Vyukov's bounded MPMC queue (1024cores.net, "Bounded MPMC queue"):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::SimpleQueue — queue.SimpleQueue (docs/queue.md#simplequeue): an unbounded FIFO with
 // no task tracking and no shutdown.
 //

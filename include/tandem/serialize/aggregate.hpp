@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Member access for aggregates (tandem/serialize): how a plain struct without a serialize()
 // function is taken apart. Internal; see <tandem/serialize.hpp> for the rules.
 //

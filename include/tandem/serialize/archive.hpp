@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The three archives of tandem's codec (see <tandem/serialize.hpp> for the format).
 //
 //  * SizeArchive counts the bytes a value will take (the first of serialize()'s two passes).

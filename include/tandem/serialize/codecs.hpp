@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::Codec specialisations for the standard library types (see <tandem/serialize.hpp>
 // for the wire format of each). Each one says, besides save/load:
 //   tandem_ok<D, Seen...>()  whether its element types can go in direction D,

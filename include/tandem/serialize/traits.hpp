@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What tandem's codec can encode, decided at compile time (see <tandem/serialize.hpp>).
 //
 // Every type is classified once (kind_of) and the whole type tree is then walked by ok<T, Dir>,

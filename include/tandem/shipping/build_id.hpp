@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::shipping::BuildId — which binary this process runs, for the task-shipping handshake.
 //
 // A shipped task names its functions by offsets into the executable (function_id.hpp). Those

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::shipping — function identity: code addresses as offsets into the executable.
 //
 // A function pointer means nothing in another process: with PIE (the default on Debian) the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::shipping::KnownFunctions — when a worker that batches its results must send them.
 //
 // Pool workers (a ProcessPoolExecutor worker process, an MpiPoolExecutor worker rank) run the

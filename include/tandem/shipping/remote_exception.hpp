@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::shipping — exceptions across a process boundary.
 //
 // A task that throws in a worker rethrows in the caller as:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::shipping::ship — turn `fn(args...)` into a Task another process can run.
 //
 //   Task t = tandem::shipping::ship(add, 2, 3);          // sender

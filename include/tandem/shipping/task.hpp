@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::shipping::Task — the wire form of a function call bound for another process.
 //
 // A Task is (offset of a trampoline, offset of the user's function, serialized arguments),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::Barrier — threading.Barrier (docs/threading.md#barrier).
 //
 // Guarantees

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::Condition — threading.Condition (docs/threading.md#condition,
 // docs/threading.md#wake-up-guarantees).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::Event — threading.Event (docs/threading.md#event,
 // docs/threading.md#wake-up-guarantees).
 //

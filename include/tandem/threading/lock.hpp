@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::Lock — threading.Lock (docs/threading.md#lock).
 //
 // Guarantees

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::RLock — threading.RLock (docs/threading.md#rlock).
 //
 // Guarantees

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::Semaphore, tandem::BoundedSemaphore — threading.Semaphore / BoundedSemaphore
 // (docs/threading.md#semaphore).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::Thread — threading.Thread (docs/threading.md#thread), the excepthook, and
 // current_thread_name() / sleep().
 //

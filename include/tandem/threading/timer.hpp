@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::Timer — threading.Timer (docs/threading.md#timer).
 //
 // Guarantees

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Uses the installed headers and library: a Lock and the waiting layer.
 #include <tandem/threading/lock.hpp>
 
