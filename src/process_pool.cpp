@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ProcessPoolExecutor's core (see <tandem/process_pool.hpp> for the contract).
 //
 // One dispatcher thread owns everything after construction: the queue of tasks not yet sent

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Internal to the process pool: the dispatcher's state (src/process_pool.cpp: construction,
 // submission, channels, dispatch; src/process_pool_lifecycle.cpp: deaths, timeouts,
 // cancellation, breaking, teardown). Not installed.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Internal to the process pool (src/process_pool*.cpp). Not installed.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ProcessPoolExecutor's core, second half: worker deaths (who is blamed, what is re-queued),
 // timeouts, cancellation of running tasks, breaking the pool, teardown. See process_pool.cpp.
 #include <sys/epoll.h>

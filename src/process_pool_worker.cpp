@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The worker process of a ProcessPoolExecutor (see <tandem/process_pool.hpp>): connects to the
 // pool's socket, says hello (pid, build-id), receives its shared page, runs the initializer,
 // then runs the tasks of each frame in order, sending results in batches.

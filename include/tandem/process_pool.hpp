@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // <tandem/process_pool.hpp> — tandem::ProcessPoolExecutor: concurrent.futures.ProcessPoolExecutor
 // (docs/process_pool.md) that is never broken.
 //

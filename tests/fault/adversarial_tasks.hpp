@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Adversarial tasks for the process-based executors (ProcessPoolExecutor, MpiPoolExecutor at
 // world size 1): a random mix of tasks that return, throw, segfault, abort, _exit, SIGKILL
 // themselves, spin until their timeout, call setsid() or close their worker's stdin/stdout,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Shared by the fault tests: what a test counts before and after to prove that nothing was
 // left behind (descriptors, children, zombies, /dev/shm entries), read from /proc and /dev.
 #pragma once

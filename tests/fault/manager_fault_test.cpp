@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fault tests for tandem::mp::Manager with real signals: the server SIGKILLed, the owner
 // SIGKILLed (its server must follow), a proxy user SIGKILLed holding a lock or mid-put, a
 // client that connects and stalls. Users get clear errors, never a hang; nothing leaks.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::Barrier under SIGKILL (barrier.hpp, "Crash safety"): a process killed inside
 // wait() — asleep waiting for the others, or in the middle of the barrier's action with the
 // state's mutex held — breaks the barrier for the others (BrokenBarrierError), who wait with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fault tests for mp::Condition with real signals: a waiter SIGKILLed while queued must not
 // swallow a notify() meant for the live waiters (the slot records its process, notify()
 // skips slots whose process is gone), and a process killed holding the Condition's lock

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fault tests for mp::Queue with real signals: producers and consumers SIGKILLed in the
 // middle of put/get — deterministically (a type whose encoding or decoding stops halfway
 // until the process is killed) and at random instants in a loop. The queue must keep

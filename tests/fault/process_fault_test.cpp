@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tandem::mp::Process under faults, with real signals: exit codes of children that throw,
 // exit, abort or segfault (CPython _TestProcess / _TestSubclassingProcess.test_sys_exit and
 // test_stderr_flush, in spirit), children killed while the parent waits, and daemon children

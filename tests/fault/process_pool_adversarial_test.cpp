@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ProcessPoolExecutor keeps its promise under every fault (issue 10):
 //  * a random mix of misbehaving tasks (adversarial_tasks.hpp) for every start method and
 //    several seeds: the exact outcome of every future, the pool serves on, nothing is left;

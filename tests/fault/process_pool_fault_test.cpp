@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ProcessPoolExecutor fault tests with real signals and real crashes: a dead worker fails
 // only its task (WorkerDied with pid, signal/exit code and a hint), the pool keeps serving;
 // timeouts and cancel() kill and replace; chaos (random SIGKILLs during many tasks) leaves

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fault tests for the crash-safe locks: a holder SIGKILLed with the lock held never blocks
 // the others, and the next holder learns it through owner_died().
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ProcessPoolExecutor: core behaviour (submit, results, exceptions, map, shutdown).
 #include <gtest/gtest.h>
 

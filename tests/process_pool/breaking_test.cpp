@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ProcessPoolExecutor: when the pool gives up instead of restarting workers forever. A worker
 // of another binary (build-id mismatch) breaks it at once; fresh workers that fail their
 // handshake, or are SIGKILLed in their initializer (the out-of-memory killer's victims),

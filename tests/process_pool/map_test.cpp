@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ProcessPoolExecutor::map: CPython's timeout case, and the bound on the chunks submitted
 // ahead of the consumer when buffersize is set (MapRange, futures/map_range.hpp). For each
 // start method. Own main(): mp::init(argc, argv) first.

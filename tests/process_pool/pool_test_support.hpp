@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Shared by the process pool tests: a fixture parameterised by the start method, the
 // instantiation over fork, forkserver and spawn with readable test names, and main()'s body.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ProcessPoolExecutor: CPython's test_process_pool.py / executor.py cases that apply, for each
 // start method. This binary has its own main(): mp::init(argc, argv) comes first, so that
 // spawned workers are taken over there (and the fork server starts single-threaded).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A finished task's result reaches its future while a long task that came after it in the
 // same batch still runs. CPython's workers send every result on its own, so wait(...,
 // FIRST_COMPLETED) and as_completed see a quick task at once; tandem's workers batch the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ProcessPoolExecutor's spare worker (ProcessPoolOptions::spare_worker): a process started
 // ahead of need that takes a dead worker's place at once. It is never a worker before its
 // promotion (no task, not in worker_pids()), ends with the pool (no zombie, no descriptor

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // <tandem/process_pool/task.hpp> — a process-pool task: the future's state and the task's wire
 // form in one allocation, and the pool core's narrow interface (src/process_pool.cpp).
 #pragma once

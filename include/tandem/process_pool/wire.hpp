@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // <tandem/process_pool/wire.hpp> — the frames a ProcessPoolExecutor and its workers exchange
 // on each worker's private stream socket. Internal, but a header so the fuzzer can reach it.
 //
