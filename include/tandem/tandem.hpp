@@ -10,3 +10,4 @@
 #include "tandem/queue.hpp"
 #include "tandem/serialize.hpp"
 #include "tandem/threading.hpp"
+#include "tandem/version.hpp"

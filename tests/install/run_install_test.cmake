@@ -7,10 +7,8 @@ file(REMOVE_RECURSE ${WORK_DIR})
 set(prefix ${WORK_DIR}/prefix)
 step("cmake --install" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
 
-step("configuring the find_package consumer"
-     ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/install/consumer -B ${WORK_DIR}/consumer
-     -DCMAKE_PREFIX_PATH=${prefix} ${consumer_configure_args})
-step("building the find_package consumer" ${CMAKE_COMMAND} --build ${WORK_DIR}/consumer)
+build_consumer("the find_package consumer" ${SOURCE_DIR}/tests/install/consumer ${WORK_DIR}/consumer
+               -DCMAKE_PREFIX_PATH=${prefix})
 run_consumer("the find_package consumer" ${WORK_DIR}/consumer/consumer)
 
 find_program(PKG_CONFIG pkg-config)
@@ -23,8 +21,9 @@ if(PKG_CONFIG)
   step("pkg-config --cflags --libs tandem" ${PKG_CONFIG} --cflags --libs tandem)
   string(STRIP "${step_output}" flags)
   separate_arguments(flags UNIX_COMMAND "${flags}")
+  # The .pc leaves the C++ standard to its user (tandem needs C++20 or later).
   step("building with pkg-config flags"
-       ${CXX} ${SOURCE_DIR}/tests/install/consumer/main.cpp ${flags} -o ${WORK_DIR}/pc_consumer)
+       ${CXX} -std=c++20 ${SOURCE_DIR}/tests/install/consumer/main.cpp ${flags} -o ${WORK_DIR}/pc_consumer)
   run_consumer("the pkg-config consumer" ${WORK_DIR}/pc_consumer)
 endif()
 message(STATUS "install, find_package and pkg-config consumers: ok")

@@ -7,13 +7,8 @@
 # object files are kept, so a re-run only rebuilds what changed.
 include(${CMAKE_CURRENT_LIST_DIR}/steps.cmake)
 file(REMOVE ${WORK_DIR}/CMakeCache.txt)
-step("configuring the add_subdirectory consumer"
-     ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/install/subdir_consumer -B ${WORK_DIR}
-     ${consumer_configure_args} -DTANDEM_SOURCE_DIR=${SOURCE_DIR})
-step("building the add_subdirectory consumer" ${CMAKE_COMMAND} --build ${WORK_DIR} --parallel 2)
+build_consumer("the add_subdirectory consumer" ${SOURCE_DIR}/tests/install/subdir_consumer
+               ${WORK_DIR} -DTANDEM_SOURCE_DIR=${SOURCE_DIR})
 run_consumer("the add_subdirectory consumer" ${WORK_DIR}/subdir_consumer)
-step("listing the consumer's tests" ${CMAKE_CTEST_COMMAND} -N --test-dir ${WORK_DIR})
-if(NOT step_output MATCHES "Total Tests: 1\n")
-  message(FATAL_ERROR "the consumer's CTest should list its one test, not tandem's:\n${step_output}")
-endif()
+check_only_own_test("the add_subdirectory consumer" ${WORK_DIR})
 message(STATUS "add_subdirectory consumer: ok")

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# Helpers of the consumer tests' scripts (run_install_test.cmake, run_subdir_test.cmake).
+# Helpers of the consumer tests' scripts (tests/install/run_*_test.cmake).
 
 # The consumers are configured like the build that runs them (tests/CMakeLists.txt passes
 # -DGENERATOR=… -DMAKE_PROGRAM=… -DCXX=…), never with CMake's default generator, whose build
@@ -25,11 +25,32 @@ function(step what)
   set(step_output "${out}" PARENT_SCOPE)
 endfunction()
 
-# run_consumer(<what> <program>): runs a build of consumer/main.cpp, which must report the
-# right count.
+# build_consumer(<what> <source dir> <binary dir> [<configure args>...]): configures a consumer
+# project like this build (consumer_configure_args), then builds it.
+function(build_consumer what source_dir binary_dir)
+  step("configuring ${what}" ${CMAKE_COMMAND} -S ${source_dir} -B ${binary_dir}
+       ${consumer_configure_args} ${ARGN})
+  step("building ${what}" ${CMAKE_COMMAND} --build ${binary_dir} --parallel 2)
+endfunction()
+
+# run_consumer(<what> <program> [<expected>]): runs a consumer, whose output must match
+# <expected> (default: the right count of a build of consumer/main.cpp).
 function(run_consumer what program)
+  set(expected "consumer ok 2000")
+  if(ARGC GREATER 2)
+    set(expected "${ARGV2}")
+  endif()
   step("${what}" ${program})
-  if(NOT step_output MATCHES "consumer ok 2000")
-    message(FATAL_ERROR "${what} printed a wrong result: ${step_output}")
+  if(NOT step_output MATCHES "${expected}")
+    message(FATAL_ERROR "${what} printed a wrong result (expected ${expected}): ${step_output}")
+  endif()
+endfunction()
+
+# check_only_own_test(<what> <binary dir>): the consumer's CTest lists its one test, none of
+# tandem's (a tandem taken in by add_subdirectory or FetchContent must add no tests).
+function(check_only_own_test what binary_dir)
+  step("listing the tests of ${what}" ${CMAKE_CTEST_COMMAND} -N --test-dir ${binary_dir})
+  if(NOT step_output MATCHES "Total Tests: 1\n")
+    message(FATAL_ERROR "the CTest of ${what} should list its one test, not tandem's:\n${step_output}")
   endif()
 endfunction()

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Uses the installed headers and library: a Lock and the waiting layer.
+// Uses the installed headers and library: a Lock and the waiting layer, and the version header.
 #include <tandem/threading/lock.hpp>
+#include <tandem/version.hpp>
 
 #include <cstdio>
 #include <mutex>
@@ -20,6 +21,6 @@ int main() {
     ++n;
   }
   t.join();
-  std::printf("consumer ok %ld\n", n);
+  std::printf("consumer ok %ld (tandem %s)\n", n, TANDEM_VERSION_STRING);
   return n == 2000 ? 0 : 1;
 }
