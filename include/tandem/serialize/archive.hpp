@@ -23,8 +23,8 @@
 namespace tandem {
 
 /// Extension point: specialise `tandem::Codec<T>` with
-///   template <class Ar> static void save(Ar& ar, const T& v);   // ar.write / ar(...)
-///   static void load(InArchive& ar, T& v);
+///   `template <class Ar> static void save(Ar& ar, const T& v);`   // ar.write / ar(...)
+///   `static void load(InArchive& ar, T& v);`
 /// to serialize a type you cannot add a serialize() function to.
 template <class T, class Enable = void>
 struct Codec {
