@@ -244,9 +244,14 @@ class MapRange : public detail::PullRange<MapRange<R, Item, Submit, Rs...>, R> {
       f.cancel();
       fail(std::make_exception_ptr(TimeoutError()));
     }
-    if (f.state()->has_exception()) fail(f.state()->stored_exception());
-    if (f.cancelled()) fail(std::make_exception_ptr(CancelledError()));
-    cur_ = std::move(f.state()->value());
+    // The chunk's future is kept until the next chunk (or the range's end): the state that
+    // holds an exception then outlives the caller's handler of it, so the last reference to
+    // the exception is dropped through the future's own counter, never only through the
+    // runtime's exception refcount (which ThreadSanitizer cannot see).
+    held_.emplace(std::move(f));
+    if (held_->state()->has_exception()) fail(held_->state()->stored_exception());
+    if (held_->cancelled()) fail(std::make_exception_ptr(CancelledError()));
+    cur_ = std::move(held_->state()->value());
     pos_ = 0;
     advance();
   }
@@ -270,6 +275,7 @@ class MapRange : public detail::PullRange<MapRange<R, Item, Submit, Rs...>, R> {
   std::unique_ptr<detail::MapInput<Rs...>> in_;
   bool input_done_ = false;
   std::deque<Future<Chunk>> futs_;
+  std::optional<Future<Chunk>> held_;  // the chunk being consumed (see advance())
   Chunk cur_;
   std::size_t pos_ = 0;
   std::optional<R> current_;
