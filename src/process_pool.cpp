@@ -9,7 +9,9 @@
 // replacements. When it has nothing to do it sleeps in epoll_pwait2 (0% CPU).
 #include "process_pool_core.hpp"
 #include "cpu_count.hpp"
+#include "thread_names.hpp"
 
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -58,9 +60,10 @@ PoolCore::PoolCore(const ProcessPoolOptions& o) : opts_(o) {
   std::random_device rd;
   const std::uint64_t secret = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
   static std::atomic<unsigned> seq{0};
+  pool_seq_ = seq.fetch_add(1);
   char name[96];
   const int len = std::snprintf(name, sizeof name, "%ctandem-pool-%d-%u-%016llx", '\0',
-                                static_cast<int>(getpid()), seq.fetch_add(1),
+                                static_cast<int>(getpid()), pool_seq_,
                                 static_cast<unsigned long long>(secret));
   sock_name_.assign(name, static_cast<std::size_t>(len));
 
@@ -93,7 +96,9 @@ PoolCore::PoolCore(const ProcessPoolOptions& o) : opts_(o) {
   std::atomic<std::uint32_t> started{here ? 1u : 0u};
   // `failed` and `started` live in this frame: the thread touches them only when this thread
   // waits for it (not `here`).
-  thread_ = std::thread([this, here, &failed, &started] {
+  const std::string disp = "pp" + std::to_string(pool_seq_) + "-disp";
+  thread_ = std::thread([this, here, &failed, &started, disp] {
+    name_this_thread("ProcessPoolExecutor-" + std::to_string(pool_seq_) + "-dispatcher", disp);
     if (!here) {
       try {
         for (std::size_t i = 0; i < w_.size(); ++i) start_worker(i);
@@ -107,6 +112,8 @@ PoolCore::PoolCore(const ProcessPoolOptions& o) : opts_(o) {
     }
     run();
   });
+  // The OS name from here too, so that it is there when the constructor returns.
+  ::pthread_setname_np(thread_.native_handle(), disp.c_str());
   while (!started.load(std::memory_order_acquire)) futex_wait(started, 0);
   if (failed) {
     thread_.join();

@@ -11,6 +11,7 @@
 // kRunning and kFinished, and only the joiner that wins `reaper` moves to kJoined. Each
 // store is a release and each check an acquire, which gives the happens-before edges the
 // header promises.
+#include "thread_names.hpp"
 #include "tandem/threading/thread.hpp"
 
 #include <cxxabi.h>
@@ -218,8 +219,20 @@ void default_excepthook(const ExceptHookArgs& args) {
                        (what.empty() ? "" : ": " + what) + "\n");
 }
 
+namespace detail {
+namespace {
+thread_local std::string t_pool_name;  // a pool thread's Python name (name_this_thread)
+}  // namespace
+
+void name_this_thread(const std::string& python_name, const std::string& os_name) {
+  t_pool_name = python_name;
+  set_os_thread_name(os_name);
+}
+}  // namespace detail
+
 std::string current_thread_name() {
   if (detail::t_current) return detail::t_current->get_name();
+  if (!detail::t_pool_name.empty()) return detail::t_pool_name;
   if (::gettid() == ::getpid()) return "MainThread";
   thread_local std::string dummy = detail::new_name("Dummy-");
   return dummy;

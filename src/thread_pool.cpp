@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "thread_names.hpp"
 #include "tandem/futures/pool_scheduler.hpp"
 
 #include "cpu_count.hpp"
@@ -376,8 +377,10 @@ void PoolScheduler::worker_main(std::size_t index) {
   t_wait_helper = this;
   t_worker_index = index;
   t_submit_cache = SubmitCache{id_, &slots_[index]};
-  std::string name = name_prefix_ + "_" + std::to_string(index);
-  ::pthread_setname_np(::pthread_self(), name.substr(0, 15).c_str());
+  // Python's name for current_thread_name(); a short distinct one for the OS (15 bytes would
+  // cut every default name to "ThreadPoolExecu").
+  name_this_thread(name_prefix_ + "_" + std::to_string(index),
+                   "tp" + std::to_string(id_) + "-" + std::to_string(index));
   if (initializer_) {
     try {
       initializer_();

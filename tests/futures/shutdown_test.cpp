@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "tandem/futures.hpp"
+#include "tandem/threading.hpp"
 
 using namespace std::chrono_literals;
 using tandem::Future;
@@ -70,11 +71,6 @@ struct Sem {
     }
   }
 };
-std::string thread_name() {
-  char buf[32] = {};
-  pthread_getname_np(pthread_self(), buf, sizeof buf);
-  return buf;
-}
 // Waits for a child and returns its exit code (-signal when killed).
 int wait_child(pid_t pid) {
   int st = 0;
@@ -240,7 +236,7 @@ TEST(ThreadPoolShutdown, ThreadNamesAssigned) {
     for (int i = 0; i < 5; ++i)
       fs.push_back(executor.submit([&] {
         all.arrive_and_wait();
-        return thread_name();
+        return tandem::current_thread_name();
       }));
     for (auto& f : fs) names.insert(f.result());
   }

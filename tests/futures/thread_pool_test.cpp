@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "tandem/futures.hpp"
+#include "tandem/threading.hpp"
 #include "map_test_ranges.hpp"
 
 using namespace std::chrono_literals;
@@ -254,13 +255,21 @@ TEST(ThreadPool, DefaultWorkersFollowAffinity) {
 }
 
 // executor.ExecutorTest.test_thread_names_assigned / test_thread_names_default
+// The names are Python's (current_thread_name(), as threading.current_thread().name in a
+// worker); the OS names are short and distinct per pool ("tp<pool>-<worker>"): 15 bytes would
+// cut every default name to "ThreadPoolExecu".
 TEST(ThreadPool, ThreadNames) {
   ThreadPoolExecutor ex(tandem::ThreadPoolOptions{.max_workers = 2, .thread_name_prefix = "SpecialPool"});
-  auto name = ex.submit(thread_name).result();
+  auto name = ex.submit([] { return tandem::current_thread_name(); }).result();
   EXPECT_EQ(name.rfind("SpecialPool_", 0), 0u) << name;
   ThreadPoolExecutor ex2(2);
-  auto n2 = ex2.submit(thread_name).result();
-  EXPECT_EQ(n2.rfind("ThreadPoolExe", 0), 0u) << n2;
+  auto n2 = ex2.submit([] { return tandem::current_thread_name(); }).result();
+  EXPECT_EQ(n2.rfind("ThreadPoolExecutor-", 0), 0u) << n2;
+  EXPECT_NE(n2.find('_'), std::string::npos) << n2;  // "ThreadPoolExecutor-<k>_<n>"
+  const auto os1 = ex.submit(thread_name).result(), os2 = ex2.submit(thread_name).result();
+  EXPECT_EQ(os1.rfind("tp", 0), 0u) << os1;
+  EXPECT_EQ(os2.rfind("tp", 0), 0u) << os2;
+  EXPECT_NE(os1.substr(0, os1.find('-')), os2.substr(0, os2.find('-')));  // distinct pools
 }
 
 // test_thread_pool / initializer tests (InitializerMixin): initializer runs in each worker

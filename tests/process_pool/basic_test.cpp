@@ -2,6 +2,10 @@
 // ProcessPoolExecutor: core behaviour (submit, results, exceptions, map, shutdown).
 #include <gtest/gtest.h>
 
+#include <dirent.h>
+
+#include <fstream>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -40,6 +44,29 @@ TEST(ProcessPool, Map) {
   int k = 0;
   for (int r : ex.map(add, a, b, tandem::MapOptions{.chunksize = 7})) ASSERT_EQ(r, 3 * k++);
   EXPECT_EQ(k, 1000);
+}
+
+// The dispatcher thread has a short distinct OS name (issue 11): "pp<pool>-disp", one per pool.
+TEST(ProcessPool, DispatcherThreadName) {
+  auto names = [] {
+    std::set<std::string> out;
+    if (DIR* d = opendir("/proc/self/task")) {
+      while (dirent* e = readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        std::ifstream comm(std::string("/proc/self/task/") + e->d_name + "/comm");
+        std::string n;
+        std::getline(comm, n);
+        if (n.rfind("pp", 0) == 0 && n.size() > 5 && n.substr(n.size() - 5) == "-disp")
+          out.insert(n);
+      }
+      closedir(d);
+    }
+    return out;
+  };
+  const auto before = names();
+  tandem::ProcessPoolExecutor a(1), b(1);
+  const auto during = names();
+  EXPECT_EQ(during.size(), before.size() + 2);
 }
 
 }  // namespace

@@ -7,8 +7,10 @@
 //    constructing thread may run on (its affinity mask: os.process_cpu_count()), not every
 //    CPU of the machine — under taskset or a cpuset the pool is sized for what it can use.
 //    Workers start lazily, one per submit that finds no idle worker, up to max_workers,
-//    and are reused; OS thread names are "<prefix>_N" ("ThreadPoolExecutor-K_N" without a
-//    prefix; truncated to 15 bytes).
+//    and are reused; a worker's name (current_thread_name()) is "<prefix>_N"
+//    ("ThreadPoolExecutor-K_N" without a prefix), as Python's; its OS name (top, ps -L, gdb:
+//    15 bytes at most) is "tp<pool>-<N>", distinct per pool. The process pool's dispatcher
+//    thread is "pp<pool>-disp".
 //  * submit(fn, args...) → Future<R>: fn and args are decay-copied into the task, which is
 //    run once by some worker; any exception it throws reaches the future. After shutdown:
 //    RuntimeError("cannot schedule new futures after shutdown"); on a broken pool:

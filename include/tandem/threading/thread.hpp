@@ -81,7 +81,8 @@ ExceptHook set_excepthook(ExceptHook hook);
 /// threading.__excepthook__: prints "Exception in thread NAME:\nTYPE: what()\n" to stderr.
 void default_excepthook(const ExceptHookArgs& args);
 
-/// threading.current_thread().name: the Thread's name inside a tandem thread, "MainThread"
+/// threading.current_thread().name: the Thread's name inside a tandem thread, the worker's
+/// name inside a ThreadPoolExecutor worker ("<thread_name_prefix>_N", as Python's), "MainThread"
 /// on the process's main thread, "Dummy-N" on any other thread (fixed per thread).
 std::string current_thread_name();
 
