@@ -147,6 +147,7 @@ void PoolCore::submit(PTask* t) {
   }
   t->pool = this;
   t->id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  submitted_.fetch_add(1, std::memory_order_relaxed);
   PTask* head = incoming_.load(std::memory_order_relaxed);
   do t->next = head;
   while (!incoming_.compare_exchange_weak(head, t, std::memory_order_seq_cst,
@@ -198,7 +199,32 @@ void PoolCore::close_inherited() noexcept {
       if (fd >= 0) ::close(fd);
 }
 
+ProcessPoolStats PoolCore::stats() const noexcept {
+  ProcessPoolStats s;
+  s.submitted = submitted_.load(std::memory_order_relaxed);
+  s.completed = completed_.load(std::memory_order_relaxed);
+  s.running = running_.load(std::memory_order_relaxed);
+  s.queued = queued_.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < n_; ++i)
+    if (pids_[i].load(std::memory_order_relaxed)) ++s.workers;
+  s.restarts = restarts_.load(std::memory_order_relaxed);
+  s.deaths = deaths_.load(std::memory_order_relaxed);
+  s.timeouts = timeouts_.load(std::memory_order_relaxed);
+  s.cancels = cancel_kills_.load(std::memory_order_relaxed);
+  s.retired = retired_.load(std::memory_order_relaxed);
+  return s;
+}
+
+// running_/queued_ for stats(), as of now: called each time the dispatcher goes to sleep.
+void PoolCore::publish_load() noexcept {
+  std::uint64_t running = 0;
+  for (const Worker& w : w_) running += w.inflight.size();
+  running_.store(running, std::memory_order_relaxed);
+  queued_.store(ready_.size(), std::memory_order_relaxed);
+}
+
 void PoolCore::start_worker(std::size_t slot) {
+  if (starts_++ >= w_.size()) bump(restarts_);
   Worker& w = w_[slot];
   w = Worker{};
   w.gen = static_cast<std::uint32_t>(next_id_.fetch_add(1));  // unique per start
@@ -514,6 +540,7 @@ void PoolCore::loop() {
     if ((gate_.load(std::memory_order_acquire) == kShut) && !work_left()) return;
     std::uint64_t wake_at = check_timeouts();
     maybe_start_spare(wake_at);
+    publish_load();
     sleeping_.store(1, std::memory_order_seq_cst);
     if (incoming_.load(std::memory_order_seq_cst) || cancels_.load(std::memory_order_seq_cst)) {
       sleeping_.store(0, std::memory_order_relaxed);
@@ -568,5 +595,6 @@ void pool_signal_workers(PoolCore& p, int sig) { p.signal_workers(sig); }
 std::size_t pool_max_workers(const PoolCore& p) noexcept { return p.max_workers(); }
 std::vector<int> pool_worker_pids(PoolCore& p) { return p.pids(); }
 int pool_spare_pid(PoolCore& p) noexcept { return p.spare_pid(); }
+ProcessPoolStats pool_stats(const PoolCore& p) noexcept { return p.stats(); }
 
 }  // namespace tandem::detail::pp

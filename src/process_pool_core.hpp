@@ -81,6 +81,7 @@ class PoolCore {
     return v;
   }
   int spare_pid() const noexcept { return spare_pid_.load(std::memory_order_acquire); }
+  ProcessPoolStats stats() const noexcept;
 
  private:
   struct Worker {
@@ -132,7 +133,14 @@ class PoolCore {
   void kill_worker(std::size_t slot, int reason, std::uint64_t id);
   void corrupt(std::size_t slot, const std::string& why);
   void break_pool(const std::string& why);
-  void finish(PTask* t) noexcept { t->core().release(); }
+  void finish(PTask* t) noexcept {
+    bump(completed_);
+    t->core().release();
+  }
+  static void bump(std::atomic<std::uint64_t>& c) noexcept {  // only the dispatcher writes
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  void publish_load() noexcept;
   std::size_t window() const noexcept;
   bool work_left() const noexcept;
   std::uint64_t check_timeouts();
@@ -161,6 +169,10 @@ class PoolCore {
   std::atomic<std::uint32_t> broken_{0};
   std::string broken_msg_;  // written before broken_ is released
   std::atomic<std::uint64_t> next_id_{1};
+  // stats(): submitted_ by submitters, the rest by the dispatcher only.
+  std::atomic<std::uint64_t> submitted_{0}, completed_{0}, running_{0}, queued_{0};
+  std::atomic<std::uint64_t> restarts_{0}, deaths_{0}, timeouts_{0}, cancel_kills_{0}, retired_{0};
+  std::size_t starts_ = 0;  // start_worker() calls
 
   std::deque<PTask*> ready_;  // dispatcher only
   double avg_us_ = -1;        // EWMA of task run time; < 0: unknown yet

@@ -231,6 +231,14 @@ void PoolCore::on_death(std::size_t slot) {
     ready_.push_front(*r);
   }
   const int reason = w.kill_reason;
+  if (reason == kTimeout)
+    bump(timeouts_);
+  else if (reason == kCancel)
+    bump(cancel_kills_);
+  else if (reason == kNone && code == 0 && ready && run == fin && !is_spare(slot))
+    bump(retired_);  // exited between tasks: max_tasks_per_child (or a task's exit(0))
+  else if (reason != kSignal)
+    bump(deaths_);
   const std::string corrupt_msg = std::move(w.corrupt_msg);
   w.proc.reset();
   w = Worker{};
@@ -364,6 +372,7 @@ void PoolCore::run() noexcept {
     finish(t);
   }
   ready_.clear();
+  publish_load();
   done_.store(1, std::memory_order_release);
   futex_wake_all(done_);
 }

@@ -199,6 +199,9 @@ class ProcessPoolExecutor {
   /// The spare's pid once it is ready to be promoted (past its initializer), else 0 (none
   /// configured, being started, or after shutdown). Diagnostics and tests.
   int spare_pid() { return detail::pp::pool_spare_pid(*core_); }
+  /// Counters: tasks submitted, completed, running, queued; workers alive; restarts; worker
+  /// deaths by cause (its own, timeout, cancel, max_tasks_per_child). Cheap: relaxed loads.
+  ProcessPoolStats stats() const noexcept { return detail::pp::pool_stats(*core_); }
 
   /// Submits an already shipped task whose result type is R (map's chunks; advanced use).
   template <class R>

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <dirent.h>
+#include <signal.h>
 
+#include <chrono>
 #include <fstream>
 #include <set>
 #include <stdexcept>
@@ -44,6 +46,41 @@ TEST(ProcessPool, Map) {
   int k = 0;
   for (int r : ex.map(add, a, b, tandem::MapOptions{.chunksize = 7})) ASSERT_EQ(r, 3 * k++);
   EXPECT_EQ(k, 1000);
+}
+
+int die_by_sigkill(int) {
+  raise(SIGKILL);
+  return 0;
+}
+int spin(int) {
+  volatile unsigned x = 0;
+  for (;;) x = x + 1;
+}
+
+// stats() (issue 11): counters of tasks and of worker deaths by cause.
+TEST(ProcessPool, Stats) {
+  tandem::ProcessPoolExecutor ex(tandem::ProcessPoolOptions{.max_workers = 1, .max_tasks_per_child = 3});
+  std::vector<tandem::Future<int>> fs;
+  for (int i = 0; i < 7; ++i) fs.push_back(ex.submit(add, i, 1));
+  for (int i = 0; i < 7; ++i) EXPECT_EQ(fs[static_cast<std::size_t>(i)].result(), i + 1);
+  EXPECT_THROW(ex.submit(die_by_sigkill, 0).result(), tandem::WorkerDied);
+  EXPECT_THROW(ex.submit(tandem::TaskOptions{.timeout = std::chrono::milliseconds(100)}, spin, 0)
+                   .result(),
+               tandem::TimeoutError);
+  EXPECT_EQ(ex.submit(add, 1, 1).result(), 2);
+  EXPECT_EQ(ex.stats().workers, 1u);
+  ex.shutdown();  // the counters are final (a pass of the dispatcher may follow a result)
+  const tandem::ProcessPoolStats s = ex.stats();
+  EXPECT_EQ(s.submitted, 10u);
+  EXPECT_EQ(s.completed, 10u);
+  EXPECT_EQ(s.running, 0u);
+  EXPECT_EQ(s.queued, 0u);
+  EXPECT_EQ(s.workers, 0u);
+  EXPECT_EQ(s.deaths, 1u);
+  EXPECT_EQ(s.timeouts, 1u);
+  EXPECT_EQ(s.cancels, 0u);
+  EXPECT_EQ(s.retired, 2u);  // 7 tasks at 3 per worker: two workers retired after their quota
+  EXPECT_GE(s.restarts, 3u);  // replacements (the last spare may still be starting)
 }
 
 // The dispatcher thread has a short distinct OS name (issue 11): "pp<pool>-disp", one per pool.

@@ -30,6 +30,24 @@ struct ProcessPoolOptions {
   bool spare_worker = true;
 };
 
+/// A snapshot of a ProcessPoolExecutor's counters (ProcessPoolExecutor::stats()). Each is read
+/// on its own (relaxed): they agree with each other once the pool's dispatcher is idle or
+/// after shutdown(); right after a future completes, `completed` and `running` may still lag
+/// it by the dispatcher's pass that completed it. `running` and `queued` are as of the
+/// dispatcher's last pass.
+struct ProcessPoolStats {
+  std::uint64_t submitted = 0;  // tasks accepted (a map chunk counts as one task)
+  std::uint64_t completed = 0;  // futures completed: value, exception, cancelled, failure
+  std::uint64_t running = 0;    // sent to a worker, not completed yet
+  std::uint64_t queued = 0;     // waiting in the pool, not sent to a worker yet
+  std::size_t workers = 0;      // worker processes alive now (never the spare)
+  std::uint64_t restarts = 0;   // processes started after the first ones (replacements, spares)
+  std::uint64_t deaths = 0;     // workers that died on their own: crash, exit, outside signal
+  std::uint64_t timeouts = 0;   // workers the pool killed for a task's timeout
+  std::uint64_t cancels = 0;    // workers the pool killed for cancel() of a running task
+  std::uint64_t retired = 0;    // workers that exited after max_tasks_per_child tasks
+};
+
 struct TaskOptions {
   std::optional<duration> timeout{};
 };
@@ -158,6 +176,7 @@ std::size_t pool_max_workers(const PoolCore& p) noexcept;
 std::vector<int> pool_worker_pids(PoolCore& p);
 /// The pid of the spare once it is ready to be promoted, else 0.
 int pool_spare_pid(PoolCore& p) noexcept;
+ProcessPoolStats pool_stats(const PoolCore& p) noexcept;
 
 }  // namespace detail::pp
 }  // namespace tandem
