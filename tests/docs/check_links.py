@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Checks every internal link of the generated reference (scripts/docs --check runs it).
 
 Usage: check_links.py [HTML_DIR]   (default build/docs/html)
