@@ -372,7 +372,11 @@ void PoolCore::on_readable(std::size_t slot) {
         PTask* t = w.inflight.front();
         w.inflight.pop_front();
         if (t->timeout_s > 0) --w.timed;
-        const double us = r.run_us;
+        // A sample is clipped to 4x the mean (and 50 µs): one preempted quick task (a 10 ms
+        // time slice lost on a loaded machine) must not collapse the window to 1 for the next
+        // hundred tasks; a real change of task length still moves the mean by up to 30% a task.
+        const double us = avg_us_ < 0 ? r.run_us
+                                      : std::min<double>(r.run_us, std::max(4 * avg_us_, 50.0));
         avg_us_ = avg_us_ < 0 ? us : avg_us_ * 0.9 + us * 0.1;
         t->deliver(outcome);
         finish(t);

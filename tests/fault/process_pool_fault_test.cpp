@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -166,45 +167,55 @@ int announce_and_block(std::string path) {
 // Tasks a worker had received but not started are re-queued when it dies, and only the task
 // it was running fails. The pool sends a fresh worker one task at a time (unknown task
 // length), so the warm-up's tiny tasks come first: with a short measured task time the pool
-// sends batches of up to hundreds of tasks. The worker is then blocked in the first task of
-// its batch while the tasks behind it are RUNNING (= sent to a worker, process_pool.hpp; the
-// pool has one worker) and killed there.
+// sends batches (a window of ~200 µs of work per worker). The worker is then blocked in the
+// first task of its batch while the tasks behind it are RUNNING (= sent to a worker,
+// process_pool.hpp; the pool has one worker) and killed there. The window comes from measured
+// times, which a loaded machine (a sanitizer build, two ctest jobs) can inflate: a round whose
+// worker got fewer than two tasks behind the blocker still checks every outcome, and the test
+// tries again, up to five rounds.
 TEST_P(Faults, ReceivedButNotStartedTasksAreRequeued) {
   tandem::ProcessPoolExecutor ex(opts(1));
-  {
-    std::vector<tandem::Future<int>> warm;
-    for (int i = 0; i < 2000; ++i) warm.push_back(ex.submit(add, i, 1));
-    for (int i = 0; i < 2000; ++i) ASSERT_EQ(warm[i].result(60s), i + 1);
-  }
-  const std::string fifo = "/tmp/tandem_pp_requeue_" + std::to_string(getpid()) + "_" +
-                           std::to_string(static_cast<int>(GetParam()));
-  std::remove(fifo.c_str());
-  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
-  const int rfd = open(fifo.c_str(), O_RDONLY | O_NONBLOCK);  // before the writer opens it
-  ASSERT_GE(rfd, 0);
-  auto blocker = ex.submit(announce_and_block, fifo);
   constexpr int kBehind = 40;
-  std::vector<tandem::Future<int>> behind;
-  for (int i = 0; i < kBehind; ++i) behind.push_back(ex.submit(add, i, i));
-  pollfd p{rfd, POLLIN, 0};
-  ASSERT_EQ(poll(&p, 1, 60000), 1);
-  int pid = 0;
-  ASSERT_EQ(read(rfd, &pid, sizeof pid), static_cast<ssize_t>(sizeof pid));
-  close(rfd);
-  std::remove(fifo.c_str());
-  // Tasks go out in submission order: once the 8th is RUNNING, the 8 are in the worker's hands.
-  constexpr int kSeveral = 8;
-  const auto until = std::chrono::steady_clock::now() + 60s;
-  while (!behind[kSeveral - 1].running() && std::chrono::steady_clock::now() < until)
-    usleep(1000);
-  int sent = 0;
-  for (auto& f : behind) sent += f.running() ? 1 : 0;
-  ASSERT_GE(sent, kSeveral) << "the worker did not receive several tasks behind the blocked one";
-  ASSERT_EQ(kill(pid, SIGKILL), 0);
-  tandem::WorkerDied e = expect_died(blocker);
-  EXPECT_EQ(e.signal(), SIGKILL);
-  for (int i = 0; i < kBehind; ++i) EXPECT_EQ(behind[i].result(60s), 2 * i) << "task " << i;
-  std::printf("re-queue: %d of %d tasks were in the killed worker's batch\n", sent, kBehind);
+  constexpr int kSeveral = 2;
+  int best = 0;
+  for (int round = 0; round < 5 && best < kSeveral; ++round) {
+    {
+      std::vector<tandem::Future<int>> warm;
+      for (int i = 0; i < 2000; ++i) warm.push_back(ex.submit(add, i, 1));
+      for (int i = 0; i < 2000; ++i) ASSERT_EQ(warm[i].result(60s), i + 1);
+    }
+    const std::string fifo = "/tmp/tandem_pp_requeue_" + std::to_string(getpid()) + "_" +
+                             std::to_string(static_cast<int>(GetParam()));
+    std::remove(fifo.c_str());
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    const int rfd = open(fifo.c_str(), O_RDONLY | O_NONBLOCK);  // before the writer opens it
+    ASSERT_GE(rfd, 0);
+    auto blocker = ex.submit(announce_and_block, fifo);
+    std::vector<tandem::Future<int>> behind;
+    for (int i = 0; i < kBehind; ++i) behind.push_back(ex.submit(add, i, i));
+    pollfd p{rfd, POLLIN, 0};
+    const int ready = poll(&p, 1, 60000);
+    int pid = 0;
+    const bool got = ready == 1 && read(rfd, &pid, sizeof pid) == static_cast<ssize_t>(sizeof pid);
+    close(rfd);
+    std::remove(fifo.c_str());
+    ASSERT_TRUE(got) << "the blocking task did not start within 60 s";
+    // Tasks go out in submission order and the blocker never returns, so what the worker holds
+    // now is all it will get: wait for the first behind it, then count.
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (!behind[0].running() && std::chrono::steady_clock::now() < until) usleep(1000);
+    int sent = 0;
+    for (auto& f : behind) sent += f.running() ? 1 : 0;
+    ASSERT_EQ(kill(pid, SIGKILL), 0);  // before any check: a failed one must not leave it blocked
+    tandem::WorkerDied e = expect_died(blocker);
+    EXPECT_EQ(e.signal(), SIGKILL);
+    for (int i = 0; i < kBehind; ++i) EXPECT_EQ(behind[i].result(60s), 2 * i) << "task " << i;
+    std::printf("re-queue round %d: %d of %d tasks were in the killed worker's batch\n", round,
+                sent, kBehind);
+    best = std::max(best, sent);
+  }
+  EXPECT_GE(best, kSeveral) << "in five rounds the worker never held two tasks behind the "
+                               "blocked one: the re-queue path was not exercised";
 }
 
 TEST_P(Faults, TimeoutKillsAndReplaces) {
