@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// libFuzzer target for the process pool's frame decoder (<tandem/process_pool/wire.hpp>): what
+// libFuzzer target for the process pool's frame decoder (<src/process_pool/wire.hpp>): what
 // the parent does with bytes a (possibly corrupt) worker sent. Arbitrary input must either
 // decode or throw tandem::DecodeError — never crash, over-read, or hit undefined behaviour
 // (built with ASan+UBSan) — and the pool turns that DecodeError into "kill this worker, fail
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "tandem/process_pool/wire.hpp"
+#include "process_pool/wire.hpp"
 #include "tandem/shipping/ship.hpp"
 
 namespace {

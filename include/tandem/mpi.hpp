@@ -74,9 +74,10 @@
 #include "tandem/futures/future.hpp"
 #include "tandem/futures/thread_pool.hpp"
 #include "tandem/futures/wait.hpp"
-#include "tandem/mpi/job.hpp"
+#include "tandem/mpi/detail/job.hpp"
+#include "tandem/mpi/detail/pool_core.hpp"
 #include "tandem/mpi/map.hpp"
-#include "tandem/mpi/pool_core.hpp"
+#include "tandem/mpi/options.hpp"  // MpiPoolOptions, MpiTaskOptions
 #include "tandem/process_pool.hpp"
 #include "tandem/shipping/ship.hpp"
 

@@ -6,14 +6,18 @@
 //   current_process().name             mp::current_process_name()
 //   (a cross-process stop request)     mp::StopToken, mp::sleep(d, token), Process::request_stop()
 //   set_start_method / forkserver      mp::StartMethod, mp::init(argc, argv)
-//   Lock, RLock (crash-safe: robust)   mp::Lock, mp::RLock     <tandem/multiprocessing/lock.hpp>, rlock.hpp
-//   Semaphore, BoundedSemaphore        mp::Semaphore, ...      <tandem/multiprocessing/semaphore.hpp>
-//   Event, Condition, Barrier          mp::Event, ...          event.hpp, condition.hpp, barrier.hpp
+//   Lock, RLock (crash-safe: robust)   mp::Lock, mp::RLock     <tandem/multiprocessing/lock.hpp>,
+//   rlock.hpp
+//   Semaphore, BoundedSemaphore        mp::Semaphore, ...     
+//   <tandem/multiprocessing/semaphore.hpp>
+//   Event, Condition, Barrier          mp::Event, ...          event.hpp, condition.hpp,
+//   barrier.hpp
 //   Value, Array (sharedctypes)        mp::Value<T>, mp::Array<T>   value.hpp, array.hpp
-//   Queue, JoinableQueue, SimpleQueue  mp::Queue<T>, ...       queue.hpp, joinable_queue.hpp, simple_queue.hpp
+//   Queue, JoinableQueue, SimpleQueue  mp::Queue<T>, ...       queue.hpp, joinable_queue.hpp,
+//   simple_queue.hpp
 //
 // The child of a Process is a fork()ed copy; what it shares with its parent after start()
-// lives in MAP_SHARED memory (<tandem/multiprocessing/shm.hpp>), and every wait on it goes
+// lives in MAP_SHARED memory (<tandem/multiprocessing/detail/shm.hpp>), and every wait on it goes
 // through the one waiting layer with process-shared futexes (detail::Scope::shared).
 #pragma once
 

@@ -113,9 +113,11 @@
 
 #include "tandem/detail/timeout.hpp"
 #include "tandem/futures/future.hpp"
-#include "tandem/futures/shipped_map.hpp"
+#include "tandem/futures/options.hpp"       // MapOptions, TaskOptions
 #include "tandem/futures/thread_pool.hpp"
-#include "tandem/process_pool/task.hpp"
+#include "tandem/process_pool/detail/task.hpp"
+#include "tandem/process_pool/options.hpp"  // ProcessPoolOptions, ProcessPoolStats
+#include "tandem/shipping/detail/shipped_map.hpp"
 #include "tandem/shipping/ship.hpp"
 
 namespace tandem {
@@ -139,7 +141,7 @@ class ProcessPoolExecutor;
 namespace detail::pp {
 
 /// MapRange's Submit for ProcessPoolExecutor::map: one shipped task per chunk
-/// (futures/shipped_map.hpp), sent like any other task.
+/// (shipping/detail/shipped_map.hpp), sent like any other task.
 template <class Fp>
 struct MapSubmit {
   using SM = ShippedMap<Fp>;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// MpiPoolExecutor's communicator thread (see include/tandem/mpi/pool_core.hpp), and at world
+// MpiPoolExecutor's communicator thread (see include/tandem/mpi/detail/pool_core.hpp), and at world
 // size 1 the local process pool that stands in for the worker ranks.
 #include <mpi.h>
 #include <pthread.h>
@@ -13,9 +13,9 @@
 #include <utility>
 #include <vector>
 
-#include "runtime.hpp"
+#include "mpi/runtime.hpp"
 #include "tandem/errors.hpp"
-#include "tandem/mpi/pool_core.hpp"
+#include "tandem/mpi/detail/pool_core.hpp"
 #include "tandem/process_pool.hpp"
 
 namespace tandem::mpi::detail {
@@ -230,7 +230,7 @@ struct PoolCore::Impl {
 
   /// Completes the jobs of `b` whose results `in` carries, in order from b.done: a worker
   /// sends a batch's results as one message or, when it meets a task that may be long
-  /// (shipping/known_functions.hpp), as several. A truncated record fails the batch's rest.
+  /// (src/shipping/known_functions.hpp), as several. A truncated record fails the batch's rest.
   void complete_results(std::span<const std::byte> in, Batch& b) {
     std::size_t pos = 0;
     while (pos < in.size() && b.done < b.jobs.size()) {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // tandem::mpi::init / finalize, the build-id check across ranks, and the worker ranks' loop.
-#include "runtime.hpp"
+#include "mpi/runtime.hpp"
 
 #include <sched.h>
 #include <time.h>
@@ -17,7 +17,7 @@
 #include "tandem/mpi.hpp"
 #include "tandem/serialize.hpp"
 #include "tandem/shipping/build_id.hpp"
-#include "tandem/shipping/known_functions.hpp"
+#include "shipping/known_functions.hpp"
 #include "tandem/shipping/remote_exception.hpp"
 #include "tandem/shipping/ship.hpp"
 

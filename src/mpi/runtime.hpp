@@ -12,8 +12,8 @@
 #include <span>
 #include <vector>
 
-#include "tandem/mpi/pool_core.hpp"
-#include "tandem/shipping/known_functions.hpp"
+#include "tandem/mpi/detail/pool_core.hpp"
+#include "shipping/known_functions.hpp"
 
 namespace tandem::mpi::detail {
 

@@ -17,7 +17,7 @@
 #include <tuple>
 #include <vector>
 
-#include "map_test_ranges.hpp"
+#include "support/map_test_ranges.hpp"
 #include "tandem/futures.hpp"
 #include "tandem/futures/map_range.hpp"
 

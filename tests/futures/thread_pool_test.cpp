@@ -19,7 +19,7 @@
 
 #include "tandem/futures.hpp"
 #include "tandem/threading.hpp"
-#include "map_test_ranges.hpp"
+#include "support/map_test_ranges.hpp"
 
 using namespace std::chrono_literals;
 using tandem::Future;

@@ -3,9 +3,11 @@
 # find_package(tandem CONFIG) and another through pkg-config. Invoked by CTest with
 # -DBUILD_DIR=… -DSOURCE_DIR=… -DWORK_DIR=… -DGENERATOR=… -DMAKE_PROGRAM=… -DCXX=…
 include(${CMAKE_CURRENT_LIST_DIR}/steps.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/check_installed_headers.cmake)
 file(REMOVE_RECURSE ${WORK_DIR})
 set(prefix ${WORK_DIR}/prefix)
 step("cmake --install" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
+check_installed_headers(${SOURCE_DIR} ${prefix}/include)
 
 build_consumer("the find_package consumer" ${SOURCE_DIR}/tests/install/consumer ${WORK_DIR}/consumer
                -DCMAKE_PREFIX_PATH=${prefix})

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
 // MpiPoolExecutor at world size 1 (started without mpirun: a local ProcessPoolExecutor stands
-// in for the worker ranks) under the adversarial mix of tests/fault/adversarial_tasks.hpp:
+// in for the worker ranks) under the adversarial mix of tests/support/adversarial_tasks.hpp:
 // the exact outcome of every future, and the executor serves on (issue 10). Not run under
 // mpirun: there a crashing task takes its rank down with MPI (docs/mpi.md).
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "fault/adversarial_tasks.hpp"
-#include "fault/fault_support.hpp"
+#include "support/adversarial_tasks.hpp"
+#include "support/fault_support.hpp"
 #include "tandem/mpi.hpp"
 
 namespace {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-// The executor conformance suite (tests/conformance/executor_conformance.hpp) — the same test
+// The executor conformance suite (tests/support/executor_conformance.hpp) — the same test
 // bodies the thread and process pools pass — against MpiPoolExecutor, run under
 // `mpirun --oversubscribe -n 3` (two worker ranks).
-#include "conformance/executor_conformance.hpp"
+#include "support/executor_conformance.hpp"
 
 #include "tandem/mpi.hpp"
 

@@ -7,7 +7,7 @@
 #include <mutex>
 #include <thread>
 
-#include "multiprocessing/fork_helper.hpp"
+#include "support/fork_helper.hpp"
 #include "tandem/multiprocessing/lock.hpp"
 #include "tandem/multiprocessing/rlock.hpp"
 

@@ -13,8 +13,8 @@
 #include <string>
 #include <thread>
 
-#include "multiprocessing/manager_test_support.hpp"
-#include "multiprocessing/mp_test_support.hpp"
+#include "support/manager_test_support.hpp"
+#include "support/mp_test_support.hpp"
 #include "tandem/multiprocessing/manager.hpp"
 #include "tandem/serialize.hpp"
 

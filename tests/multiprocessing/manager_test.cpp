@@ -21,8 +21,8 @@
 #include <string>
 #include <vector>
 
-#include "multiprocessing/manager_test_support.hpp"
-#include "multiprocessing/mp_test_support.hpp"
+#include "support/manager_test_support.hpp"
+#include "support/mp_test_support.hpp"
 #include "tandem/multiprocessing/queue.hpp"
 #include "tandem/serialize.hpp"
 

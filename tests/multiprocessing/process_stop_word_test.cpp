@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// tandem::mp::Process — the pool of stop words of fork-started Processes (src/process_support.cpp):
+// tandem::mp::Process — the pool of stop words of fork-started Processes
+// (src/multiprocessing/process_support.cpp):
 // every live Process has a word of its own, also past the first page of 1024; a recycled
 // word starts clear; and a fork child's Processes take words from a pool of the child's own,
 // never from the parent's shared page (where they would stop the parent's Processes).
@@ -10,7 +11,7 @@
 #include <memory>
 #include <vector>
 
-#include "multiprocessing/mp_test_support.hpp"
+#include "support/mp_test_support.hpp"
 #include "tandem/multiprocessing.hpp"
 
 using namespace std::chrono_literals;

@@ -2,7 +2,7 @@
 // tandem::mp::Process — ports of CPython Lib/test/_test_multiprocessing.py (_TestProcess,
 // _TestSubclassingProcess) plus tandem's own: the cross-process stop, names and titles,
 // misuse errors, the destructor, joins from several threads, and many processes.
-// Crashes, signals and parent death are in tests/fault/process_fault_test.cpp.
+// Crashes, signals and parent death are in tests/multiprocessing/process_fault_test.cpp.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "multiprocessing/mp_test_support.hpp"
+#include "support/mp_test_support.hpp"
 #include "tandem/multiprocessing.hpp"
 #include "tandem/threading/thread.hpp"
 

@@ -18,8 +18,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "multiprocessing/manager_test_support.hpp"  // spawn, join
-#include "multiprocessing/mp_test_support.hpp"
+#include "support/manager_test_support.hpp"  // spawn, join
+#include "support/mp_test_support.hpp"
 #include "tandem/multiprocessing.hpp"
 
 using namespace std::chrono_literals;

@@ -22,7 +22,7 @@
 #include <variant>
 #include <vector>
 
-#include "multiprocessing/mp_test_support.hpp"
+#include "support/mp_test_support.hpp"
 #include "tandem/multiprocessing.hpp"
 
 using namespace std::chrono_literals;

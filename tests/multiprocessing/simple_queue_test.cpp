@@ -9,7 +9,7 @@
 #include <chrono>
 #include <string>
 
-#include "multiprocessing/mp_test_support.hpp"
+#include "support/mp_test_support.hpp"
 #include "tandem/multiprocessing.hpp"
 
 using namespace std::chrono_literals;

@@ -24,7 +24,7 @@
 #include <tuple>
 #include <vector>
 
-#include "multiprocessing/mp_test_support.hpp"
+#include "support/mp_test_support.hpp"
 #include "tandem/multiprocessing.hpp"
 
 using namespace std::chrono_literals;

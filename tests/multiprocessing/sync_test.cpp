@@ -8,7 +8,7 @@
 #include <mutex>
 #include <vector>
 
-#include "multiprocessing/fork_helper.hpp"
+#include "support/fork_helper.hpp"
 #include "tandem/multiprocessing/array.hpp"
 #include "tandem/multiprocessing/barrier.hpp"
 #include "tandem/multiprocessing/condition.hpp"

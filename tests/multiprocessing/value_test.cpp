@@ -8,7 +8,7 @@
 #include <numeric>
 #include <vector>
 
-#include "multiprocessing/fork_helper.hpp"
+#include "support/fork_helper.hpp"
 #include "tandem/multiprocessing/array.hpp"
 #include "tandem/multiprocessing/value.hpp"
 

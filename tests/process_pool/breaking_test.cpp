@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "process_pool/pool_test_support.hpp"
+#include "support/pool_test_support.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/process_pool.hpp"
 #include "tandem/shipping/build_id.hpp"

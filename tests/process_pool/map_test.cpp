@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "process_pool/pool_test_support.hpp"
+#include "support/pool_test_support.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/process_pool.hpp"
 

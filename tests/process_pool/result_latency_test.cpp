@@ -2,7 +2,7 @@
 // A finished task's result reaches its future while a long task that came after it in the
 // same batch still runs. CPython's workers send every result on its own, so wait(...,
 // FIRST_COMPLETED) and as_completed see a quick task at once; tandem's workers batch the
-// results of quick tasks (src/process_pool_worker.cpp, KnownFunctions) but must not hold them
+// results of quick tasks (src/process_pool/worker.cpp, KnownFunctions) but must not hold them
 // behind a long task. For each start method. Own main(): mp::init(argc, argv) first.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "conformance/file_gate.hpp"
-#include "process_pool/pool_test_support.hpp"
+#include "support/file_gate.hpp"
+#include "support/pool_test_support.hpp"
 #include "tandem/futures.hpp"
 #include "tandem/process_pool.hpp"
 

@@ -21,7 +21,7 @@
 #include "tandem/errors.hpp"
 #include "tandem/multiprocessing.hpp"
 #include "tandem/process_pool.hpp"
-#include "process_pool/pool_test_support.hpp"
+#include "support/pool_test_support.hpp"
 
 namespace {
 

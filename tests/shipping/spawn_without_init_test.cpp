@@ -9,7 +9,7 @@
 #include <string>
 #include <thread>
 
-#include "multiprocessing/mp_test_support.hpp"
+#include "support/mp_test_support.hpp"
 #include "tandem/multiprocessing.hpp"
 #include "tandem/threading/event.hpp"
 

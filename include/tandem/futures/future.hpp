@@ -45,7 +45,7 @@
 #include <utility>
 
 #include "tandem/detail/timeout.hpp"
-#include "tandem/futures/future_core.hpp"
+#include "tandem/futures/detail/future_core.hpp"
 
 namespace tandem {
 

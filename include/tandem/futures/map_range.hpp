@@ -37,7 +37,8 @@
 //    what the constructor had already submitted.
 //  * Results may be move-only: *it is an R& to the current value, moved out of its chunk;
 //    ++ destroys it.
-//  * Single pass (begin(), end(), an input iterator: detail::PullRange, pull_range.hpp); the MapRange may be moved before begin() (its input state is
+//  * Single pass (begin(), end(), an input iterator: detail::PullRange, pull_range.hpp); the
+//  MapRange may be moved before begin() (its input state is
 //    on the heap, so iterators into a range it owns stay valid), not after: the iterator
 //    points at it. Not thread-safe: one consumer thread. The executor must outlive it.
 // Waiting is Future's: wait_done_helping, so a map iterated inside a ThreadPoolExecutor task
@@ -63,15 +64,10 @@
 #include "tandem/detail/timeout.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/futures/future.hpp"
-#include "tandem/futures/pull_range.hpp"
+#include "tandem/futures/options.hpp"
+#include "tandem/futures/detail/pull_range.hpp"
 
 namespace tandem {
-
-struct MapOptions {
-  std::optional<duration> timeout{};
-  std::size_t chunksize = 1;
-  std::size_t buffersize = 0;  // 0: no bound on results in flight (Python's None)
-};
 
 namespace detail {
 

@@ -72,7 +72,8 @@
 #include "tandem/detail/timeout.hpp"
 #include "tandem/futures/future.hpp"
 #include "tandem/futures/map_range.hpp"
-#include "tandem/futures/pool_scheduler.hpp"
+#include "tandem/futures/options.hpp"  // ThreadPoolOptions, MapOptions, TaskOptions
+#include "tandem/futures/detail/pool_scheduler.hpp"
 
 namespace tandem {
 

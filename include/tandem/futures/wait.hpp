@@ -39,7 +39,7 @@
 #include "tandem/detail/futex_mutex.hpp"
 #include "tandem/detail/timeout.hpp"
 #include "tandem/futures/future.hpp"
-#include "tandem/futures/pull_range.hpp"
+#include "tandem/futures/detail/pull_range.hpp"
 
 namespace tandem {
 

@@ -2,7 +2,7 @@
 // tandem::MpiMapResult — the lazy, in-order range MpiPoolExecutor::map returns: a MapRange
 // (futures/map_range.hpp: order, chunksize, buffersize, one timeout from the call, an
 // exception at its position, cancellation of the rest on destruction) whose chunks are
-// shipped tasks (futures/shipped_map.hpp) sent through the executor's communicator thread.
+// shipped tasks (shipping/detail/shipped_map.hpp) sent through the executor's communicator thread.
 // Cancelling a chunk cancels it only while it has not left for a worker rank. At world size 1
 // the chunks go to the executor's local ProcessPoolExecutor and behave as its map's chunks.
 // The executor must outlive the range.
@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "tandem/futures/map_range.hpp"
-#include "tandem/futures/shipped_map.hpp"
-#include "tandem/mpi/job.hpp"
-#include "tandem/mpi/pool_core.hpp"
+#include "tandem/shipping/detail/shipped_map.hpp"
+#include "tandem/mpi/detail/job.hpp"
+#include "tandem/mpi/detail/pool_core.hpp"
 #include "tandem/process_pool.hpp"
 
 namespace tandem::mpi::detail {

@@ -45,8 +45,8 @@
 #include "tandem/detail/timeout.hpp"
 #include "tandem/detail/wait.hpp"
 #include "tandem/errors.hpp"
-#include "tandem/multiprocessing/robust_mutex.hpp"
-#include "tandem/multiprocessing/shared_memory.hpp"
+#include "tandem/multiprocessing/detail/robust_mutex.hpp"
+#include "tandem/multiprocessing/detail/shared_memory.hpp"
 
 namespace tandem::mp {
 namespace detail {

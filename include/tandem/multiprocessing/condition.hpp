@@ -33,7 +33,7 @@
 //  chose it but before it re-acquired the lock cannot free its slot; chosen slots stay on a
 //  "woken" list until their waiter frees them, and a wait() that finds no free slot first
 //  frees the woken slots whose process is gone (so such deaths never exhaust the table).
-//  tests/fault/mp_condition_fault_test.cpp kills waiters with SIGKILL.
+//  tests/multiprocessing/condition_fault_test.cpp kills waiters with SIGKILL.
 // Memory ordering: everything goes through the lock; a notified waiter returns holding it.
 // Cost: notify() with nobody waiting is an ownership check and a load; waking a waiter is one
 //  kill(pid, 0) (the liveness check, ~0.3 µs) and one futex wake; wait() adds a getpid().
@@ -49,12 +49,13 @@
 #include <cstdint>
 #include <optional>
 
+#include "tandem/detail/lockable.hpp"
 #include "tandem/detail/timeout.hpp"
 #include "tandem/detail/wait.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/multiprocessing/lock.hpp"
 #include "tandem/multiprocessing/rlock.hpp"
-#include "tandem/multiprocessing/shared_memory.hpp"
+#include "tandem/multiprocessing/detail/shared_memory.hpp"
 
 namespace tandem::mp {
 namespace detail {
@@ -84,7 +85,7 @@ struct ConditionBlock {
 
 }  // namespace detail
 
-class Condition {
+class Condition : public tandem::detail::Lockable<Condition> {
  public:
   /// Owns a fresh mp::RLock, as Python's Condition() does.
   Condition() : own_(std::in_place), rlock_(&*own_), region_(make_region()), s_(state()) {}
@@ -111,13 +112,6 @@ class Condition {
   /// Whether any thread of any process holds the underlying lock (tandem::Condition's
   /// locked(); Python 3.14's Lock/RLock.locked()). A snapshot: it may change at once.
   bool locked() const noexcept { return rlock_ ? rlock_->locked() : lock_->locked(); }
-  void lock() { acquire(); }
-  bool try_lock() { return acquire(false); }
-  void unlock() { release(); }
-  template <class Rep, class Period>
-  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
-    return acquire(duration(d));
-  }
 
   /// Releases the lock, sleeps until notified, re-acquires the lock. Returns true.
   bool wait() { return wait_until(tandem::detail::Deadline::never()); }

@@ -34,10 +34,11 @@
 #include <chrono>
 #include <cstdint>
 
+#include "tandem/detail/lockable.hpp"
 #include "tandem/detail/timeout.hpp"
 #include "tandem/errors.hpp"
-#include "tandem/multiprocessing/robust_mutex.hpp"
-#include "tandem/multiprocessing/shared_memory.hpp"
+#include "tandem/multiprocessing/detail/robust_mutex.hpp"
+#include "tandem/multiprocessing/detail/shared_memory.hpp"
 
 namespace tandem::mp {
 namespace detail {
@@ -50,7 +51,7 @@ struct LockState {
 
 }  // namespace detail
 
-class Lock {
+class Lock : public tandem::detail::Lockable<Lock> {
  public:
   Lock() : region_(detail::make_shared_state<detail::LockState>()),
            s_(region_.at<detail::LockState>()) {}
@@ -82,19 +83,6 @@ class Lock {
   }
   /// Whether the calling thread holds the lock (for Condition).
   bool is_owned() const noexcept { return s_->mutex.is_owned(); }
-
-  // Standard Lockable / TimedLockable.
-  void lock() { acquire(); }
-  bool try_lock() { return acquire(false); }
-  void unlock() { release(); }
-  template <class Rep, class Period>
-  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
-    return acquire(duration(d));
-  }
-  template <class Clock, class Dur>
-  bool try_lock_until(const std::chrono::time_point<Clock, Dur>& tp) {
-    return acquire(duration(tp - Clock::now()));
-  }
 
  private:
   bool took(detail::RobustMutex::Acquired a) noexcept {

@@ -8,7 +8,8 @@
 //   auto q = m.Queue<std::string>();                    //     q = m.Queue()
 //   auto counter = m.Value<int>(0);                     //     counter = m.Value('i', 0)
 //   pool.submit(work, q, counter);                      //     pool.submit(work, q, counter)
-//   // in the worker:  q.put("done");  { std::lock_guard g(counter.get_lock()); ++counter.value(); }
+//   // in the worker:  q.put("done");  { std::lock_guard g(counter.get_lock()); ++counter.value();
+//   }
 //
 // Objects: Queue<T>(maxsize, ring_bytes) and JoinableQueue<T> (T Serializable), Value<T>(init)
 // and Array<T>(n, init) (T trivially copyable, each with a robust RLock), Lock(), RLock(),
@@ -65,7 +66,8 @@
 //  * Crash safety: that of the underlying objects (robust locks: a holder's death is recovered
 //    by the next acquirer with owner_died(); a producer killed mid-put leaves the queue
 //    intact). If the server is killed, proxies already attached keep working (the memory is
-//    theirs) but can no longer sleep (above); new attaches and new objects fail with RuntimeError. If the owner dies, the
+//    theirs) but can no longer sleep (above); new attaches and new objects fail with RuntimeError.
+//    If the owner dies, the
 //    server sees EOF on its private socket and exits (no leaked process; it does not depend on
 //    the creating thread living on, unlike PR_SET_PDEATHSIG) — unless children forked by the
 //    owner after Manager() still hold that socket, in which case it exits with the last one.
@@ -104,8 +106,8 @@
 #include <string>
 #include <type_traits>
 
-#include "tandem/multiprocessing/byte_ring.hpp"
-#include "tandem/multiprocessing/manager_detail.hpp"
+#include "tandem/multiprocessing/detail/byte_ring.hpp"
+#include "tandem/multiprocessing/detail/manager.hpp"
 #include "tandem/multiprocessing/manager_proxy.hpp"
 #include "tandem/multiprocessing/manager_queue.hpp"
 #include "tandem/multiprocessing/manager_sync.hpp"

@@ -27,10 +27,11 @@
 #include <type_traits>
 #include <utility>
 
+#include "tandem/detail/lockable.hpp"
 #include "tandem/detail/timeout.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/multiprocessing/lock.hpp"
-#include "tandem/multiprocessing/manager_detail.hpp"
+#include "tandem/multiprocessing/detail/manager.hpp"
 #include "tandem/multiprocessing/rlock.hpp"
 #include "tandem/serialize.hpp"
 #include "tandem/threading/event.hpp"
@@ -189,7 +190,8 @@ struct ArrayObject : ManagedObject {
 
 /// The Lockable interface of Lock and RLock proxies.
 template <class Obj, ManagedKind K>
-class LockProxyBase : public ProxyBase {
+class LockProxyBase : public ProxyBase,
+                      public tandem::detail::Lockable<LockProxyBase<Obj, K>> {
  public:
   static constexpr ManagedKind kind = K;
 
@@ -211,18 +213,6 @@ class LockProxyBase : public ProxyBase {
   void release() { raw().release(); }
   bool locked() const { return get().locked(); }
   bool owner_died() const { return get().owner_died(); }
-
-  void lock() { acquire(); }
-  bool try_lock() { return acquire(false); }
-  void unlock() { release(); }
-  template <class Rep, class Period>
-  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
-    return acquire(duration(d));
-  }
-  template <class Clock, class Dur>
-  bool try_lock_until(const std::chrono::time_point<Clock, Dur>& tp) {
-    return acquire(duration(tp - Clock::now()));
-  }
 
  protected:
   LockProxyBase() noexcept = default;
@@ -306,7 +296,8 @@ class EventProxy : public detail::ProxyBase {
 namespace detail {
 
 template <ManagedKind K, class State>
-class SemaphoreProxyBase : public ProxyBase {
+class SemaphoreProxyBase : public ProxyBase,
+                           public tandem::detail::Lockable<SemaphoreProxyBase<K, State>> {
   using Obj = PlainObject<tandem::Semaphore>;
 
  public:
@@ -334,9 +325,6 @@ class SemaphoreProxyBase : public ProxyBase {
   std::int64_t get_value() const { return get().value(); }
   bool locked() const { return get().value() == 0; }
 
-  void lock() { acquire(); }
-  bool try_lock() { return acquire(false); }
-  void unlock() { release(); }
   template <class Rep, class Period>
   bool try_acquire_for(const std::chrono::duration<Rep, Period>& d) {
     return acquire(duration(d));

@@ -22,7 +22,7 @@
 
 #include "tandem/errors.hpp"
 #include "tandem/multiprocessing/manager_proxy.hpp"
-#include "tandem/multiprocessing/queue_core.hpp"
+#include "tandem/multiprocessing/detail/queue_core.hpp"
 #include "tandem/serialize.hpp"
 
 namespace tandem::mp {

@@ -38,6 +38,7 @@
 #include <memory>
 #include <optional>
 
+#include "tandem/detail/lockable.hpp"
 #include "tandem/detail/timeout.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/multiprocessing/barrier.hpp"
@@ -85,7 +86,8 @@ struct BarrierObject : ManagedObject {
 }  // namespace detail
 
 /// m.Condition(): an mp::Condition with its own robust RLock, any process can receive.
-class ConditionProxy : public detail::ProxyBase {
+class ConditionProxy : public detail::ProxyBase,
+                       public tandem::detail::Lockable<ConditionProxy> {
   using Obj = detail::ConditionObject;
 
  public:
@@ -110,13 +112,6 @@ class ConditionProxy : public detail::ProxyBase {
   void release() {
     if (!obj_) detail::throw_proxy_state(detail::kHandleEmpty, kind);
     object<Obj>()->cond.release();
-  }
-  void lock() { acquire(); }
-  bool try_lock() { return acquire(false); }
-  void unlock() { release(); }
-  template <class Rep, class Period>
-  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
-    return acquire(duration(d));
   }
 
   /// Releases the lock, sleeps until notified, re-acquires it. RuntimeError("cannot wait on

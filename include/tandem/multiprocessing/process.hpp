@@ -55,7 +55,8 @@
 //  pages mapped 1024 words at a time. join() is one blocking waitid (join(timeout): a ppoll
 //  first). What dominates is the kernel's fork/exit and the page faults both sides take on
 //  memory they touch after fork(): the child's path touches as few pages as it can and never
-//  runs the dynamic loader's lazy binding (see src/process_launch.hpp, child_exit()).
+//  runs the dynamic loader's lazy binding (see src/multiprocessing/process_launch.hpp,
+//  child_exit()).
 // Lifetime (the destructor; Python has no equivalent, it acts at interpreter exit):
 //  * a running non-daemon child: request_stop(), then join() — without a bound, as Python
 //    joins non-daemonic children at exit and as ~Thread does; a child that ignores its stop
@@ -88,7 +89,8 @@
 //    needs tandem::mp::init(argc, argv) as the first line of main() ...") — the parent checks
 //    its own flag, since the child runs the same main(). The child is ours: pidfd + waitid,
 //    as with fork. Nothing of the parent's memory is inherited: globals are as at startup.
-//  * forkserver: a fork of the fork server (src/forkserver.cpp), which mp::init() starts
+//  * forkserver: a fork of the fork server (src/multiprocessing/forkserver.cpp), which mp::init()
+//  starts
 //    while the program is single-threaded. Without mp::init() the server starts at the first
 //    forkserver start(), with a warning on stderr if threads exist by then. The child is the
 //    server's, not ours: join()/is_alive() wait on a pidfd the server sends us (SCM_RIGHTS),
@@ -135,13 +137,12 @@
 #include "tandem/detail/futex_mutex.hpp"
 #include "tandem/detail/wait.hpp"
 #include "tandem/errors.hpp"
-#include "tandem/multiprocessing/shm.hpp"
+#include "tandem/multiprocessing/detail/shm.hpp"
+#include "tandem/multiprocessing/start_method.hpp"
 #include "tandem/shipping/ship.hpp"
 
 namespace tandem::mp {
 
-/// multiprocessing start methods (see "Start methods" above).
-enum class StartMethod { fork, forkserver, spawn };
 
 /// Optional first line of main() — required for StartMethod::spawn. Saves argv (children show
 /// their name as their command line in `ps`); in a child started with StartMethod::spawn it
@@ -162,7 +163,7 @@ struct ProcessShared {
 }  // namespace detail
 
 namespace detail {
-struct TokenFactory;  // src/process.cpp: makes the token of a spawned/forkserver child
+struct TokenFactory;  // src/multiprocessing/process.cpp: makes the token of a spawned/forkserver child
 }
 
 /// The child's view of request_stop(): a cross-process std::stop_token. Copyable and cheap.
@@ -396,7 +397,8 @@ class Process {
   std::optional<shipping::Task> shipped_;  // spawn/forkserver: the target as a Task
   int status_fd_ = -1;  // forkserver: the socket the server reports the exit status on
   // The stop word: for fork, a word of a pool of anonymous shared pages (1024 words a page,
-  // src/process_support.cpp); for spawn and forkserver, a memfd page (page_fd_), which the
+  // src/multiprocessing/process_support.cpp); for spawn and forkserver, a memfd page (page_fd_),
+  // which the
   // child maps from the fd it is sent.
   detail::ProcessShared* page_ = nullptr;
   int page_fd_ = -1;

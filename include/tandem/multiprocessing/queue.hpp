@@ -52,7 +52,8 @@
 //    make the queue with a larger ring_bytes.
 //  * A negative timeout counts as 0 (multiprocessing.Queue; queue.Queue raises ValueError).
 //  * shutdown()/is_shutdown() are added (multiprocessing queues have none up to 3.14); so
-//    are the batch calls put_many/get_many (below, with their own specification), try_get (std::nullopt instead of Empty or ShutDown), range-for (gets until shut
+//    are the batch calls put_many/get_many (below, with their own specification), try_get
+//    (std::nullopt instead of Empty or ShutDown), range-for (gets until shut
 //    down and drained) and unfinished_tasks()/ring_bytes().
 //  * close() marks only this process's handle: later put/get through it raise
 //    ValueError("Queue is closed"). There is no feeder thread, so join_thread() and
@@ -71,7 +72,7 @@
 #include <vector>
 
 #include "tandem/errors.hpp"
-#include "tandem/multiprocessing/queue_core.hpp"
+#include "tandem/multiprocessing/detail/queue_core.hpp"
 #include "tandem/serialize.hpp"
 
 namespace tandem::mp {

@@ -26,10 +26,11 @@
 #include <chrono>
 #include <cstdint>
 
+#include "tandem/detail/lockable.hpp"
 #include "tandem/detail/timeout.hpp"
 #include "tandem/errors.hpp"
-#include "tandem/multiprocessing/robust_mutex.hpp"
-#include "tandem/multiprocessing/shared_memory.hpp"
+#include "tandem/multiprocessing/detail/robust_mutex.hpp"
+#include "tandem/multiprocessing/detail/shared_memory.hpp"
 
 namespace tandem::mp {
 namespace detail {
@@ -43,7 +44,7 @@ struct RLockState {
 
 }  // namespace detail
 
-class RLock {
+class RLock : public tandem::detail::Lockable<RLock> {
  public:
   RLock() : region_(detail::make_shared_state<detail::RLockState>()),
             s_(region_.at<detail::RLockState>()) {}
@@ -81,19 +82,6 @@ class RLock {
   /// True when the current holding began by taking the lock over from an owner that died.
   bool owner_died() const noexcept {
     return s_->mutex.is_owned() && __atomic_load_n(&s_->recovered, __ATOMIC_RELAXED) != 0;
-  }
-
-  // Standard Lockable / TimedLockable.
-  void lock() { acquire(); }
-  bool try_lock() { return acquire(false); }
-  void unlock() { release(); }
-  template <class Rep, class Period>
-  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
-    return acquire(duration(d));
-  }
-  template <class Clock, class Dur>
-  bool try_lock_until(const std::chrono::time_point<Clock, Dur>& tp) {
-    return acquire(duration(tp - Clock::now()));
   }
 
   // ---- For Condition (Python's _is_owned / _release_save / _acquire_restore).

@@ -21,12 +21,13 @@
 #include <chrono>
 #include <cstdint>
 
-#include "tandem/multiprocessing/shared_memory.hpp"
+#include "tandem/detail/lockable.hpp"
+#include "tandem/multiprocessing/detail/shared_memory.hpp"
 #include "tandem/threading/semaphore.hpp"
 
 namespace tandem::mp {
 
-class Semaphore {
+class Semaphore : public tandem::detail::Lockable<Semaphore> {
  public:
   /// ValueError("semaphore initial value must be >= 0") when value < 0.
   explicit Semaphore(std::int64_t value = 1)
@@ -56,9 +57,6 @@ class Semaphore {
   bool try_acquire_until(const std::chrono::time_point<Clock, Dur>& tp) {
     return acquire(duration(tp - Clock::now()));
   }
-  void lock() { acquire(); }
-  bool try_lock() { return acquire(false); }
-  void unlock() { release(); }
 
  protected:
   explicit Semaphore(detail::SharedRegion region) noexcept

@@ -65,10 +65,10 @@
 #include <functional>
 #include <utility>
 
-#include "tandem/queue/basic_queue.hpp"
-#include "tandem/queue/containers.hpp"
-#include "tandem/queue/fifo_engine.hpp"
-#include "tandem/queue/locked_engine.hpp"
+#include "tandem/queue/detail/basic_queue.hpp"
+#include "tandem/queue/detail/containers.hpp"
+#include "tandem/queue/detail/fifo_engine.hpp"
+#include "tandem/queue/detail/locked_engine.hpp"
 
 namespace tandem {
 

@@ -27,9 +27,9 @@
 #include "tandem/detail/notifier.hpp"
 #include "tandem/detail/timeout.hpp"
 #include "tandem/errors.hpp"
-#include "tandem/queue/basic_queue.hpp"  // kQueueTimeoutMessage
-#include "tandem/queue/containers.hpp"
-#include "tandem/queue/locked_engine.hpp"
+#include "tandem/queue/detail/basic_queue.hpp"  // kQueueTimeoutMessage
+#include "tandem/queue/detail/containers.hpp"
+#include "tandem/queue/detail/locked_engine.hpp"
 
 namespace tandem {
 

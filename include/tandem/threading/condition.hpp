@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "tandem/detail/lockable.hpp"
 #include "tandem/detail/timeout.hpp"
 #include "tandem/detail/wait.hpp"
 #include "tandem/errors.hpp"
@@ -50,7 +51,7 @@ namespace detail {
 struct SyncTestPeer;  // defined by the tests only
 }  // namespace detail
 
-class Condition {
+class Condition : public detail::Lockable<Condition> {
  public:
   /// Owns a fresh RLock, as Python's Condition() does.
   Condition() noexcept : rlock_(&own_) {}
@@ -69,13 +70,6 @@ class Condition {
   }
   void release() { rlock_ ? rlock_->release() : lock_->release(); }
   bool locked() const noexcept { return rlock_ ? rlock_->locked() : lock_->locked(); }
-  void lock() { acquire(); }
-  bool try_lock() { return acquire(false); }
-  void unlock() { release(); }
-  template <class Rep, class Period>
-  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
-    return rlock_ ? rlock_->try_lock_for(d) : lock_->try_lock_for(d);
-  }
 
   /// Releases the lock, sleeps until notified, re-acquires the lock. Returns true.
   bool wait() { return wait_until(detail::Deadline::never()); }

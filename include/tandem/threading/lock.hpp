@@ -20,13 +20,14 @@
 
 #include <chrono>
 
+#include "tandem/detail/lockable.hpp"
 #include "tandem/detail/futex_mutex.hpp"
 #include "tandem/detail/timeout.hpp"
 #include "tandem/errors.hpp"
 
 namespace tandem {
 
-class Lock {
+class Lock : public detail::Lockable<Lock> {
  public:
   Lock() noexcept = default;
   Lock(const Lock&) = delete;
@@ -47,20 +48,6 @@ class Lock {
     if (!m_.unlock()) throw RuntimeError("release unlocked lock");
   }
   bool locked() const noexcept { return m_.locked(); }
-
-  // Standard Lockable / TimedLockable.
-  void lock() noexcept { m_.lock(); }
-  bool try_lock() noexcept { return m_.try_lock(); }
-  void unlock() { release(); }
-  template <class Rep, class Period>
-  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
-    return m_.try_lock() ||
-           m_.lock(detail::Deadline::after(d.count() < 0 ? duration(0) : duration(d)));
-  }
-  template <class Clock, class Dur>
-  bool try_lock_until(const std::chrono::time_point<Clock, Dur>& tp) {
-    return try_lock_for(tp - Clock::now());
-  }
 
  private:
   detail::FutexMutex m_;

@@ -27,6 +27,7 @@
 #include <chrono>
 #include <cstdint>
 
+#include "tandem/detail/lockable.hpp"
 #include "tandem/detail/futex_mutex.hpp"
 #include "tandem/detail/timeout.hpp"
 #include "tandem/detail/wait.hpp"
@@ -34,7 +35,7 @@
 
 namespace tandem {
 
-class RLock {
+class RLock : public detail::Lockable<RLock> {
  public:
   RLock() noexcept = default;
   RLock(const RLock&) = delete;
@@ -64,19 +65,6 @@ class RLock {
 
   /// Whether any thread holds the lock (Python 3.14's RLock.locked()).
   bool locked() const noexcept { return m_.locked(); }
-
-  // Standard Lockable / TimedLockable.
-  void lock() { acquire(); }
-  bool try_lock() { return acquire(false); }
-  void unlock() { release(); }
-  template <class Rep, class Period>
-  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
-    return acquire_until(detail::Deadline::after(d.count() < 0 ? duration(0) : duration(d)), true);
-  }
-  template <class Clock, class Dur>
-  bool try_lock_until(const std::chrono::time_point<Clock, Dur>& tp) {
-    return try_lock_for(tp - Clock::now());
-  }
 
   // ---- For Condition (Python's RLock._is_owned / _recursion_count / _release_save /
   // ---- _acquire_restore); ordinary code has no use for them.

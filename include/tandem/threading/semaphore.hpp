@@ -34,6 +34,7 @@
 #include <climits>
 #include <cstdint>
 
+#include "tandem/detail/lockable.hpp"
 #include "tandem/detail/timeout.hpp"
 #include "tandem/detail/wait.hpp"
 #include "tandem/errors.hpp"
@@ -43,7 +44,7 @@ namespace detail {
 struct SyncTestPeer;  // defined by the tests only
 }  // namespace detail
 
-class Semaphore {
+class Semaphore : public detail::Lockable<Semaphore> {
  public:
   /// ValueError("semaphore initial value must be >= 0") when value < 0.
   explicit Semaphore(std::int64_t value = 1) : Semaphore(value, false) {}
@@ -94,10 +95,6 @@ class Semaphore {
   bool try_acquire_until(const std::chrono::time_point<Clock, Dur>& tp) {
     return acquire(duration(tp - Clock::now()));
   }
-  // Lockable-like, for std::lock_guard (Python's `with sem:`).
-  void lock() { acquire(); }
-  bool try_lock() { return acquire(false); }
-  void unlock() { release(); }
 
  protected:
   Semaphore(std::int64_t value, bool bounded, detail::Scope scope = detail::Scope::local)

@@ -95,7 +95,7 @@ bool sleep(duration d, std::stop_token token);
 
 namespace detail {
 
-struct ThreadState;  // defined in src/thread.cpp
+struct ThreadState;  // defined in src/threading/thread.cpp
 
 /// Sleeps until `word` is non-zero (returns false), a stop is requested on `token` (sets
 /// `word` to 1, returns false) or `deadline` passes with `word` still 0 (returns true).

@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: MIT
+// The worker process of a ProcessPoolExecutor (see <tandem/process_pool.hpp>): connects to the
+// pool's socket, says hello (pid, build-id), receives its shared page, runs the initializer,
+// then runs the tasks of each frame in order, sending results in batches.
+#include "process_pool/worker.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tandem/shipping/detail/shipped_map.hpp"
+#include "process_pool/wire.hpp"
+#include "tandem/shipping/build_id.hpp"
+#include "tandem/shipping/function_id.hpp"
+#include "shipping/known_functions.hpp"
+#include "tandem/shipping/ship.hpp"
+
+namespace tandem::detail::pp {
+namespace {
+
+std::uint64_t now_ns() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+[[noreturn]] void die(const char* what) noexcept {
+  std::fprintf(stderr, "tandem process pool worker %d: %s: %s\n", static_cast<int>(getpid()),
+               what, std::strerror(errno));
+  _exit(70);
+}
+
+void send_all(int fd, const std::byte* p, std::size_t n) noexcept {
+  while (n > 0) {
+    ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      _exit(0);  // the pool is gone: nobody wants the results
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+/// Receives the shared page's memfd (SCM_RIGHTS) sent by the pool after the hello, and maps
+/// the page. The memfd stays open: the result log lives in it too (ResultLog grows it).
+WorkerPage* receive_page(int fd, int& mfd) noexcept {
+  char byte;
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctl;
+  msg.msg_controllen = sizeof ctl;
+  ssize_t r;
+  do r = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+  while (r < 0 && errno == EINTR);
+  if (r <= 0) _exit(0);
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  if (!c || c->cmsg_type != SCM_RIGHTS) _exit(71);
+  std::memcpy(&mfd, CMSG_DATA(c), sizeof mfd);
+  void* p = ::mmap(nullptr, sizeof(WorkerPage), PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+  if (p == MAP_FAILED) die("mmap");
+  return static_cast<WorkerPage*>(p);
+}
+
+/// The results of the tasks finished since the last send, kept in the pool's memfd after the
+/// page (wire.hpp, WorkerPage): durable the moment a task returns, so the crash of a later
+/// task of the batch loses none of them. The log is also the send buffer: one results frame.
+class ResultLog {
+ public:
+  ResultLog(int mfd, WorkerPage* page) : mfd_(mfd), page_(page) {
+    struct stat st{};
+    if (::fstat(mfd, &st) < 0 || st.st_size < static_cast<off_t>(kLogOffset + kInitialLog))
+      die("result log");
+    region_ = static_cast<std::size_t>(st.st_size) - kLogOffset;
+    void* p = ::mmap(nullptr, region_, PROT_READ | PROT_WRITE, MAP_SHARED, mfd,
+                     static_cast<off_t>(kLogOffset));
+    if (p == MAP_FAILED) die("mmap of the result log");
+    base_ = static_cast<std::byte*>(p);
+  }
+  bool empty() const noexcept { return len_ == 0; }
+  std::size_t size() const noexcept { return len_; }
+
+  /// Appends one result record (rec[kHead..]: header and outcome) and publishes it. False when
+  /// it cannot be kept (the memfd cannot grow: a task closed it, or no memory): the caller
+  /// sends it at once instead, which makes it as durable.
+  bool commit(const std::vector<std::byte>& rec) noexcept {
+    const std::size_t n = rec.size() - kHead;
+    if (sizeof(FrameHeader) + len_ + n > region_ && !grow(sizeof(FrameHeader) + len_ + n))
+      return false;
+    std::memcpy(base_ + sizeof(FrameHeader) + len_, rec.data() + kHead, n);
+    len_ += n;
+    std::atomic_ref<std::uint64_t>(page_->committed).store(len_, std::memory_order_release);
+    return true;
+  }
+  /// Sends the records as one results frame, then forgets them.
+  void send(int fd) noexcept {
+    const FrameHeader h{static_cast<std::uint32_t>(len_),
+                        static_cast<std::uint32_t>(FrameType::results)};
+    std::memcpy(base_, &h, sizeof h);
+    send_all(fd, base_, sizeof h + len_);
+    std::atomic_ref<std::uint64_t>(page_->committed).store(0, std::memory_order_release);
+    len_ = 0;
+  }
+  /// From here until end_partial(), the items that task `id` (a map chunk) finishes are kept
+  /// after the committed records (put(), through shipping/detail/shipped_map.hpp's ChunkProgress).
+  void begin_partial(std::uint64_t id) noexcept {
+    pbytes_ = 0;
+    std::atomic_ref<std::uint64_t>(page_->partial_count).store(0, std::memory_order_relaxed);
+    std::atomic_ref<std::uint64_t>(page_->partial_bytes).store(0, std::memory_order_relaxed);
+    std::atomic_ref<std::uint64_t>(page_->partial_id).store(id, std::memory_order_release);
+  }
+  void end_partial() noexcept {
+    std::atomic_ref<std::uint64_t>(page_->partial_id).store(0, std::memory_order_release);
+  }
+  /// ChunkProgress::put: one finished item's value. Bytes first, then the counts (the pool
+  /// reads them after our death: whole values only). Dropped when the log cannot grow.
+  static void put(void* ctx, std::span<const std::byte> value) noexcept {
+    auto& self = *static_cast<ResultLog*>(ctx);
+    const std::size_t at = sizeof(FrameHeader) + self.len_ + self.pbytes_;
+    if (at + value.size() > self.region_ && !self.grow(at + value.size())) return;
+    std::memcpy(self.base_ + at, value.data(), value.size());
+    self.pbytes_ += value.size();
+    std::atomic_ref<std::uint64_t>(self.page_->partial_bytes).store(self.pbytes_, std::memory_order_relaxed);
+    std::atomic_ref<std::uint64_t> count(self.page_->partial_count);
+    count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
+  /// Bytes reserved at the start of a record buffer for a frame header (commit's fallback
+  /// sends the record as a frame of its own).
+  static constexpr std::size_t kHead = sizeof(FrameHeader);
+
+ private:
+  bool grow(std::size_t need) noexcept {
+    std::size_t want = std::max(region_ * 2, need);
+    want = (want + kInitialLog - 1) / kInitialLog * kInitialLog;
+    if (want > kMaxFrameBody) return false;
+    if (::ftruncate(mfd_, static_cast<off_t>(kLogOffset + want)) < 0) return false;
+    void* p = ::mremap(base_, region_, want, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED) return false;
+    base_ = static_cast<std::byte*>(p);
+    region_ = want;
+    return true;
+  }
+
+  int mfd_;
+  WorkerPage* page_;
+  std::byte* base_ = nullptr;
+  std::size_t region_ = 0;  // mapped bytes (frame header + records)
+  std::size_t len_ = 0;     // committed record bytes
+  std::size_t pbytes_ = 0;  // bytes of the running chunk's finished items, after len_
+};
+
+/// Makes this worker die with the pool's owner, however the owner dies (SIGKILL included) and
+/// whatever its task does to its process group or session: PR_SET_PDEATHSIG fires on the
+/// death of the thread that started us — under fork and spawn the owner's, and the pool starts
+/// workers only from a thread that lives as long as it (pool_core.cpp, start_worker). Under
+/// forkserver our parent is a fork server, perhaps another process's (one inherited through a
+/// fork): a thread then watches the owner's pidfd (the server is single-threaded, so a thread
+/// here is safe). On the owner's death the watcher kills our process group (what our tasks
+/// started) and us.
+void die_with_owner(int owner) noexcept {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (static_cast<int>(::getppid()) == owner) return;  // the owner is our parent
+  const int pfd = static_cast<int>(::syscall(SYS_pidfd_open, owner, 0));
+  if (pfd < 0) _exit(0);  // the owner is gone already
+  const int group = static_cast<int>(::getpgrp());
+  try {
+    std::thread([pfd, owner, group] {
+      pollfd p{pfd, POLLIN, 0};
+      for (;;) {
+        const int r = ::poll(&p, 1, -1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r > 0 && (p.revents & POLLNVAL)) {  // a task closed our pidfd: check by pid
+          while (!(::kill(owner, 0) < 0 && errno == ESRCH)) {
+            timespec ts{0, 100'000'000};
+            ::nanosleep(&ts, nullptr);
+          }
+        }
+        break;
+      }
+      ::kill(-group, SIGKILL);
+      ::kill(::getpid(), SIGKILL);
+    }).detach();
+  } catch (...) {
+    die("parent-death watch");
+  }
+}
+
+bool is_cancelled(WorkerPage* page, std::uint64_t id) noexcept {
+  for (auto& slot : page->cancel)
+    if (std::atomic_ref<std::uint64_t>(slot).load(std::memory_order_seq_cst) == id) return true;
+  return false;
+}
+
+}  // namespace
+
+void worker_main(const std::string& sock_name, std::uint64_t init_offset,
+                 std::uint64_t max_tasks, int owner) {
+  ::setpgid(0, 0);  // our own group: the pool kills it with us (grandchildren included)
+  ::signal(SIGPIPE, SIG_IGN);
+  die_with_owner(owner);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) die("socket");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, sock_name.data(), sock_name.size());  // abstract: leading '\0'
+  const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + sock_name.size());
+  int rc;
+  do rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), len);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) _exit(0);  // the pool has gone away already
+
+  {  // hello: pid + build-id
+    std::vector<std::byte> out;
+    const auto at = begin_frame(out, FrameType::hello);
+    const auto& id = shipping::build_id().bytes();
+    append_pod(out, Hello{static_cast<std::uint32_t>(getpid()),
+                          static_cast<std::uint32_t>(id.size())});
+    append_bytes(out, id);
+    finish_frame(out, at);
+    send_all(fd, out.data(), out.size());
+  }
+  int mfd = -1;
+  WorkerPage* page = receive_page(fd, mfd);
+
+  if (init_offset != 0) {
+    std::atomic_ref<std::uint32_t>(page->initializing).store(1, std::memory_order_release);
+    try {
+      reinterpret_cast<void (*)()>(shipping::function_address(init_offset))();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "Exception in initializer:\n%s: %s\n",
+                   shipping::current_exception_type_name().c_str(), e.what());
+      std::fflush(stderr);
+      _exit(1);
+    } catch (...) {
+      std::fprintf(stderr, "Exception in initializer:\n%s\n",
+                   shipping::current_exception_type_name().c_str());
+      std::fflush(stderr);
+      _exit(1);
+    }
+  }
+  std::atomic_ref<std::uint32_t>(page->ready).store(1, std::memory_order_release);
+  ResultLog log(mfd, page);
+  tandem::detail::ChunkProgress progress{&log, &ResultLog::put};
+  tandem::detail::g_chunk_progress = &progress;
+  // An empty results frame: "ready". The pool learns that the initializer returned (a spare
+  // is promotable from then on) without polling the page.
+  log.send(fd);
+
+  std::vector<std::byte> in(256 * 1024);
+  std::vector<std::byte> rec;  // one task's result record, behind room for a frame header
+  std::size_t have = 0;
+  std::uint64_t done = 0;
+  // The last resolved (trampoline, function, check): map chunks and repeated submits of one
+  // function skip the integrity digest.
+  std::uint64_t last_t = 0, last_f = 0, last_c = 0;
+  shipping::ResolvedTask last_r{0, 0};
+  shipping::KnownFunctions known;  // results go out before a task that may be long
+  std::uint64_t last_flush = now_ns();
+  const auto flush = [&](std::uint64_t now) {
+    log.send(fd);
+    last_flush = now;
+  };
+  for (;;) {
+    if (have == in.size()) in.resize(in.size() * 2);
+    ssize_t n = ::read(fd, in.data() + have, in.size() - have);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      _exit(0);
+    }
+    if (n == 0) return;  // the pool closed our channel: shutdown
+    have += static_cast<std::size_t>(n);
+    std::size_t pos = 0;
+    bool quota_hit = false;
+    last_flush = now_ns();
+    for (;;) {
+      FrameType type;
+      std::span<const std::byte> body;
+      std::size_t used;
+      try {
+        used = next_frame(std::span<const std::byte>(in).subspan(pos, have - pos), type, body);
+      } catch (const DecodeError& e) {
+        std::fprintf(stderr, "tandem process pool worker: %s\n", e.what());
+        _exit(72);
+      }
+      if (used == 0) break;
+      if (type != FrameType::tasks) _exit(72);
+      for_each_task(body, [&](const TaskRecord& r, std::span<const std::byte> args) {
+        if (quota_hit) return;  // the pool never sends past the quota; defensive
+        const std::size_t fn = known.find(r.trampoline, r.function, r.check);
+        if (known.maybe_slow(fn) && !log.empty()) flush(now_ns());
+        std::atomic_ref<std::uint64_t>(page->started_ns).store(now_ns(), std::memory_order_relaxed);
+        std::atomic_ref<std::uint64_t>(page->running).store(r.id, std::memory_order_seq_cst);
+        rec.resize(ResultLog::kHead);
+        append_pod(rec, ResultRecord{r.id, 0, 0});
+        constexpr std::size_t rec_at = ResultLog::kHead;
+        const std::uint64_t t0 = now_ns();
+        const bool cancelled = is_cancelled(page, r.id);
+        if (cancelled) {
+          rec.push_back(std::byte{1});
+          serialize_append(rec, shipping::record_exception(
+                                    std::make_exception_ptr(CancelledError())));
+        } else {
+          try {
+            if (r.trampoline != last_t || r.function != last_f || r.check != last_c) {
+              shipping::Task t;
+              t.trampoline = r.trampoline;
+              t.function = r.function;
+              t.check = r.check;
+              t.kind = shipping::TaskKind::call;
+              last_r = shipping::resolve(t, shipping::TaskKind::call);
+              last_t = r.trampoline;
+              last_f = r.function;
+              last_c = r.check;
+            }
+            log.begin_partial(r.id);
+            reinterpret_cast<shipping::CallTrampoline>(last_r.trampoline)(last_r.function, args,
+                                                                        rec);
+            log.end_partial();
+          } catch (...) {
+            log.end_partial();
+            rec.resize(rec_at + sizeof(ResultRecord));
+            rec.push_back(std::byte{1});
+            serialize_append(rec, shipping::record_exception(std::current_exception()));
+          }
+        }
+        const std::uint64_t t1 = now_ns();
+        if (!cancelled) known.ran(fn, t1 - t0);
+        ResultRecord rr{r.id, static_cast<std::uint32_t>(rec.size() - rec_at - sizeof rr),
+                        static_cast<std::uint32_t>(std::min<std::uint64_t>((t1 - t0) / 1000,
+                                                                           UINT32_MAX))};
+        std::memcpy(rec.data() + rec_at, &rr, sizeof rr);
+        if (!log.commit(rec)) {  // cannot be kept: send it now, after what the log holds
+          if (!log.empty()) flush(t1);
+          const FrameHeader h{static_cast<std::uint32_t>(rec.size() - rec_at),
+                              static_cast<std::uint32_t>(FrameType::results)};
+          std::memcpy(rec.data(), &h, sizeof h);
+          send_all(fd, rec.data(), rec.size());
+        }
+        // Durable from here: `finished` tells the pool the task is no longer running.
+        std::atomic_ref<std::uint64_t>(page->finished).store(r.id, std::memory_order_release);
+        ++done;
+        if (max_tasks != 0 && done >= max_tasks) quota_hit = true;
+        // Results of a slow task go out at once; quick ones are batched (≤ 100 µs late).
+        if (t1 - last_flush > shipping::KnownFunctions::kSlowNs || log.size() > (1u << 20))
+          flush(t1);
+      });
+      pos += used;
+      // A frame's results go out at its end, before the next frame read with it runs: the
+      // pool sent them apart, so the next one may hold a long task (KnownFunctions cannot
+      // tell the first slow run of a function that was quick until then).
+      if (!log.empty()) flush(now_ns());
+    }
+    if (quota_hit) return;  // max_tasks_per_child: exit 0, the pool starts a replacement
+    std::memmove(in.data(), in.data() + pos, have - pos);
+    have -= pos;
+  }
+}
+
+}  // namespace tandem::detail::pp

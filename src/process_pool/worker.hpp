@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: MIT
+// Internal to the process pool (src/process_pool/*.cpp). Not installed.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace tandem::detail::pp {
+
+/// The worker process's main loop: returns (the process then exits 0) when the pool closes
+/// the channel or the max_tasks quota is reached; _exit()s on fatal errors. `owner`: the pid
+/// of the pool's process, whose death (however it dies) kills the worker.
+void worker_main(const std::string& sock_name, std::uint64_t init_offset,
+                 std::uint64_t max_tasks, int owner);
+
+}  // namespace tandem::detail::pp
