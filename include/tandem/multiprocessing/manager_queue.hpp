@@ -20,6 +20,7 @@
 #include <span>
 #include <utility>
 
+#include "tandem/detail/drain_iterator.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/multiprocessing/manager_proxy.hpp"
 #include "tandem/multiprocessing/detail/queue_core.hpp"
@@ -100,26 +101,7 @@ class BasicQueueProxy : public ProxyBase {
   bool is_shutdown() const { return core().is_shutdown(); }
 
   // `for (T item : q)`: gets items until the queue is shut down and drained.
-  class iterator {
-   public:
-    using value_type = T;
-    using difference_type = std::ptrdiff_t;
-    using iterator_concept = std::input_iterator_tag;
-    iterator() = default;
-    explicit iterator(BasicQueueProxy* q) : q_(q) { ++*this; }
-    T&& operator*() const { return std::move(*cur_); }
-    iterator& operator++() {
-      cur_.reset();
-      if (!q_->pop(cur_, Deadline::never(), true)) q_ = nullptr;
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.q_ == nullptr; }
-
-   private:
-    BasicQueueProxy* q_ = nullptr;
-    mutable std::optional<T> cur_;
-  };
+  using iterator = tandem::detail::DrainIterator<BasicQueueProxy, T>;
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() const noexcept { return {}; }
 
@@ -131,6 +113,8 @@ class BasicQueueProxy : public ProxyBase {
   BasicQueueProxy(const ObjectRef& ref, Attached a) noexcept : ProxyBase(ref, std::move(a)) {}
 
  private:
+  friend class tandem::detail::DrainIterator<BasicQueueProxy, T>;
+  bool drain_next(std::optional<T>& out) { return pop(out, Deadline::never(), true); }
   QueueCore& core() const {
     check(K);
     return object<QueueObject>()->core;

@@ -71,6 +71,7 @@
 #include <utility>
 #include <vector>
 
+#include "tandem/detail/drain_iterator.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/multiprocessing/detail/queue_core.hpp"
 #include "tandem/serialize.hpp"
@@ -184,26 +185,7 @@ class Queue {
   std::size_t max_item_bytes() const noexcept { return core_.max_item_bytes(); }
 
   // `for (T item : q)`: gets items until the queue is shut down and drained.
-  class iterator {
-   public:
-    using value_type = T;
-    using difference_type = std::ptrdiff_t;
-    using iterator_concept = std::input_iterator_tag;
-    iterator() = default;
-    explicit iterator(Queue* q) : q_(q) { ++*this; }
-    T&& operator*() const { return std::move(*cur_); }
-    iterator& operator++() {
-      cur_.reset();
-      if (!q_->pop(cur_, Deadline::never(), true)) q_ = nullptr;
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.q_ == nullptr; }
-
-   private:
-    Queue* q_ = nullptr;
-    mutable std::optional<T> cur_;
-  };
+  using iterator = tandem::detail::DrainIterator<Queue, T>;
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() const noexcept { return {}; }
 
@@ -211,6 +193,8 @@ class Queue {
   detail::QueueCore core_;
 
  private:
+  friend class tandem::detail::DrainIterator<Queue, T>;
+  bool drain_next(std::optional<T>& out) { return pop(out, Deadline::never(), true); }
   void put_impl(const T& item, Deadline deadline, bool block) {
     const std::size_t n = serialized_size(item);
     core_.put(n, [&](std::span<std::byte> dst) { serialize_to(dst, item); }, deadline, block);

@@ -37,6 +37,7 @@
 #include <optional>
 #include <utility>
 
+#include "tandem/detail/drain_iterator.hpp"
 #include "tandem/detail/asymmetric_fence.hpp"
 #include "tandem/detail/notifier.hpp"
 #include "tandem/detail/timeout.hpp"
@@ -123,30 +124,13 @@ class BasicQueue {
   bool is_shutdown() const noexcept { return state_.load(std::memory_order_acquire) != 0; }
 
   // `for (T item : queue)`: gets items until the queue is shut down and drained.
-  class iterator {
-   public:
-    using value_type = T;
-    using difference_type = std::ptrdiff_t;
-    using iterator_concept = std::input_iterator_tag;
-    iterator() = default;
-    explicit iterator(BasicQueue* q) : q_(q) { ++*this; }
-    T&& operator*() const { return std::move(*cur_); }
-    iterator& operator++() {
-      cur_.reset();
-      if (q_->pop(cur_, Deadline::never(), true) != PopStatus::item) q_ = nullptr;
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.q_ == nullptr; }
-
-   private:
-    BasicQueue* q_ = nullptr;
-    mutable std::optional<T> cur_;
-  };
+  using iterator = tandem::detail::DrainIterator<BasicQueue, T>;
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() const noexcept { return {}; }
 
  private:
+  friend class tandem::detail::DrainIterator<BasicQueue, T>;
+  bool drain_next(std::optional<T>& out) { return pop(out, Deadline::never(), true) == PopStatus::item; }
   static constexpr std::uint32_t kShut = 1, kImmediate = 3;
 
   void put_impl(T& item, Deadline deadline, bool block) {
