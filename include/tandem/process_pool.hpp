@@ -122,7 +122,7 @@
 
 namespace tandem {
 
-namespace detail::pp {
+namespace detail {
 
 template <class F, bool Ok = (shipping::detail::function_info<std::decay_t<F>>::kind ==
                               shipping::detail::FnKind::ok)>
@@ -134,11 +134,11 @@ struct ShipResult<F, true> {
   using type = shipping::shipped_result_t<F>;
 };
 
-}  // namespace detail::pp
+}  // namespace detail
 
 class ProcessPoolExecutor;
 
-namespace detail::pp {
+namespace detail {
 
 /// MapRange's Submit for ProcessPoolExecutor::map: one shipped task per chunk
 /// (shipping/detail/shipped_map.hpp), sent like any other task.
@@ -150,21 +150,24 @@ struct MapSubmit {
   Future<MapChunk<typename SM::Result>> operator()(std::vector<typename SM::Item> items);
 };
 
-}  // namespace detail::pp
+}  // namespace detail
 
 /// The lazy, in-order range returned by ProcessPoolExecutor::map (see map_range.hpp).
 template <class R, class Fp, class... Rs>
 using ProcessMapResult =
-    MapRange<R, typename detail::ShippedMap<Fp>::Item, detail::pp::MapSubmit<Fp>, Rs...>;
+    MapRange<R, typename detail::ShippedMap<Fp>::Item, detail::MapSubmit<Fp>, Rs...>;
 
 class ProcessPoolExecutor {
  public:
   explicit ProcessPoolExecutor(std::size_t max_workers = 0)
       : ProcessPoolExecutor(ProcessPoolOptions{.max_workers = max_workers}) {}
-  explicit ProcessPoolExecutor(ProcessPoolOptions opts) : core_(detail::pp::make_pool(opts)) {}
+  /// Starts the dispatcher thread and the workers (src/process_pool.cpp; the pool's state is
+  /// behind a pointer, so this header does not depend on how the pool is built).
+  explicit ProcessPoolExecutor(ProcessPoolOptions opts);
   ProcessPoolExecutor(const ProcessPoolExecutor&) = delete;
   ProcessPoolExecutor& operator=(const ProcessPoolExecutor&) = delete;
-  ~ProcessPoolExecutor() { shutdown(true); }
+  /// shutdown(true): waits for every submitted task, then for the workers to exit.
+  ~ProcessPoolExecutor();
 
   template <class F, class... Args>
     requires(!std::is_same_v<std::decay_t<F>, TaskOptions>)
@@ -174,7 +177,7 @@ class ProcessPoolExecutor {
 
   template <class F, class... Args>
   auto submit(const TaskOptions& topts, F fn, Args&&... args) {
-    using R = typename detail::pp::ShipResult<F>::type;
+    using R = typename detail::ShipResult<F>::type;
     shipping::Task wire = shipping::ship(fn, std::forward<Args>(args)...);
     return submit_wire<R>(std::move(wire), topts);
   }
@@ -188,27 +191,25 @@ class ProcessPoolExecutor {
         std::forward<Args>(args)...);
   }
 
-  void shutdown(bool wait = true, bool cancel_futures = false) {
-    if (core_) detail::pp::pool_shutdown(*core_, wait, cancel_futures);
-  }
+  void shutdown(bool wait = true, bool cancel_futures = false);
   /// shutdown(false, true), then SIGTERM to every worker (Python 3.14).
-  void terminate_workers() { signal_workers(15); }
+  void terminate_workers();
   /// shutdown(false, true), then SIGKILL to every worker (Python 3.14).
-  void kill_workers() { signal_workers(9); }
-  std::size_t max_workers() const noexcept { return detail::pp::pool_max_workers(*core_); }
+  void kill_workers();
+  std::size_t max_workers() const noexcept;
   /// The pids of the workers alive now (diagnostics and tests); never the spare's.
-  std::vector<int> worker_pids() { return detail::pp::pool_worker_pids(*core_); }
+  std::vector<int> worker_pids();
   /// The spare's pid once it is ready to be promoted (past its initializer), else 0 (none
   /// configured, being started, or after shutdown). Diagnostics and tests.
-  int spare_pid() { return detail::pp::pool_spare_pid(*core_); }
+  int spare_pid() noexcept;
   /// Counters: tasks submitted, completed, running, queued; workers alive; restarts; worker
   /// deaths by cause (its own, timeout, cancel, max_tasks_per_child). Cheap: relaxed loads.
-  ProcessPoolStats stats() const noexcept { return detail::pp::pool_stats(*core_); }
+  ProcessPoolStats stats() const noexcept;
 
   /// Submits an already shipped task whose result type is R (map's chunks; advanced use).
   template <class R>
   Future<R> submit_wire(shipping::Task wire, const TaskOptions& topts = {}) {
-    auto* st = new detail::pp::ProcState<R>;
+    auto* st = new detail::ProcState<R>;
     st->wire = std::move(wire);
     if (topts.timeout) {
       const double s = topts.timeout->count();
@@ -217,7 +218,7 @@ class ProcessPoolExecutor {
     st->init_refs(2);
     Future<R> fut(st, detail::AdoptRef{});
     try {
-      detail::pp::pool_submit(*core_, st);
+      submit_task(st);
     } catch (...) {
       st->release();
       throw;
@@ -226,10 +227,9 @@ class ProcessPoolExecutor {
   }
 
  private:
-  void signal_workers(int sig) {
-    shutdown(false, true);
-    detail::pp::pool_signal_workers(*core_, sig);
-  }
+  /// Hands a task to the dispatcher (which takes one reference). RuntimeError after shutdown,
+  /// BrokenProcessPool when broken (the task is not taken then).
+  void submit_task(detail::PTask* t);
 
   template <class F, class... Rs>
   auto map_impl(F fn, const MapOptions& opts, Rs&&... ranges) {
@@ -248,16 +248,16 @@ class ProcessPoolExecutor {
     using R = std::remove_cvref_t<typename S::result>;
     static_assert(!std::is_void_v<R>, "map needs a function that returns a value");
     if (opts.chunksize < 1) throw ValueError("chunksize must be >= 1.");
-    return ProcessMapResult<R, Fp, Rs...>(detail::pp::MapSubmit<Fp>{this, Fp(fn)}, opts,
+    return ProcessMapResult<R, Fp, Rs...>(detail::MapSubmit<Fp>{this, Fp(fn)}, opts,
                                           std::forward<Rs>(ranges)...);
   }
 
-  std::unique_ptr<detail::pp::PoolCore, detail::pp::PoolDeleter> core_;
+  std::unique_ptr<detail::PoolCore> core_;  // complete only in src/process_pool/
 };
 
 template <class Fp>
 Future<detail::MapChunk<typename detail::ShippedMap<Fp>::Result>>
-detail::pp::MapSubmit<Fp>::operator()(std::vector<typename SM::Item> items) {
+detail::MapSubmit<Fp>::operator()(std::vector<typename SM::Item> items) {
   return ex->template submit_wire<MapChunk<typename SM::Result>>(SM::task(fn, items));
 }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// ProcessPoolExecutor's core (see <tandem/process_pool.hpp> for the contract).
+// ProcessPoolExecutor's core (see <tandem/process_pool.hpp> for the contract): dispatch.
 //
 // One dispatcher thread owns everything after construction: the queue of tasks not yet sent
 // (ready_), the workers, their channels and pidfds, all in one epoll set. Submitters push onto
@@ -7,10 +7,11 @@
 // each worker a window of tasks in one frame, reads results in frames, completes the futures,
 // watches pidfds for deaths and the workers' shared pages for timeouts, and starts
 // replacements. When it has nothing to do it sleeps in epoll_pwait2 (0% CPU).
-#include "process_pool/pool_core.hpp"
-#include "detail/cpu_count.hpp"
-#include "detail/thread_names.hpp"
-
+//
+// PoolCore (pool_core.hpp) is implemented in three files, one per responsibility:
+//   pool_core.cpp          intake (submit, cancel, shutdown), the window and sending, the loop
+//   pool_core_workers.cpp  worker lifecycle: start, handshake, spare, timeouts, death, blame
+//   pool_core_results.cpp  results: frames from the socket, the result log of a dead worker
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
@@ -27,6 +29,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -35,20 +39,16 @@
 #include <thread>
 #include <vector>
 
+#include "detail/cpu_count.hpp"
+#include "detail/thread_names.hpp"
+#include "process_pool/pool_core.hpp"
+#include "process_pool/wire.hpp"
 #include "tandem/detail/wait.hpp"
 #include "tandem/process_pool.hpp"
-#include "process_pool/wire.hpp"
 #include "tandem/shipping/build_id.hpp"
 #include "tandem/shipping/function_id.hpp"
 
-namespace tandem::detail::pp {
-namespace {
-
-void worker_entry(std::string sock, std::uint64_t init, std::uint64_t max_tasks, int owner) {
-  worker_main(sock, init, max_tasks, owner);
-}
-
-}  // namespace
+namespace tandem::detail {
 
 PoolCore::PoolCore(const ProcessPoolOptions& o) : opts_(o) {
   n_ = o.max_workers != 0 ? o.max_workers : process_cpu_count();
@@ -190,13 +190,28 @@ bool PoolCore::cancel_running(PTask& t) {
   return won || t.core().cancelled();
 }
 
-void PoolCore::close_inherited() noexcept {
-  // In a fork()ed worker: the pool's descriptors are not ours to hold (another worker's
-  // channel held open here would hide its end-of-file from that worker).
-  for (int fd : {epfd_, wakefd_, listenfd_}) ::close(fd);
-  for (Worker& w : w_)
-    for (int fd : {w.sock, w.pidfd, w.memfd})
-      if (fd >= 0) ::close(fd);
+bool cancel_running_task(PTask& t) { return t.pool->cancel_running(t); }
+
+void PoolCore::drain_cancels() {
+  PTask* list = cancels_.exchange(nullptr, std::memory_order_acquire);
+  while (list) {
+    PTask* t = list;
+    list = list->cancel_next;
+    if (t->worker >= 0) {
+      Worker& w = w_[static_cast<std::size_t>(t->worker)];
+      const bool ours = std::find(w.inflight.begin(), w.inflight.end(), t) != w.inflight.end();
+      if (ours && w.page) {
+        std::atomic_ref<std::uint64_t>(w.page->cancel[w.cancel_next++ % WorkerPage::kCancelSlots])
+            .store(t->id, std::memory_order_seq_cst);
+        const auto run = std::atomic_ref<std::uint64_t>(w.page->running).load(std::memory_order_seq_cst);
+        const auto fin = std::atomic_ref<std::uint64_t>(w.page->finished).load(std::memory_order_acquire);
+        if (run == t->id && fin != t->id) kill_worker(static_cast<std::size_t>(t->worker), kCancel, t->id);
+      } else if (ours) {
+        kill_worker(static_cast<std::size_t>(t->worker), kCancel, t->id);
+      }
+    }
+    t->core().release();
+  }
 }
 
 ProcessPoolStats PoolCore::stats() const noexcept {
@@ -223,199 +238,25 @@ void PoolCore::publish_load() noexcept {
   queued_.store(ready_.size(), std::memory_order_relaxed);
 }
 
-void PoolCore::start_worker(std::size_t slot) {
-  if (starts_++ >= w_.size()) bump(restarts_);
-  Worker& w = w_[slot];
-  w = Worker{};
-  w.gen = static_cast<std::uint32_t>(next_id_.fetch_add(1));  // unique per start
-  mp::ProcessOptions po;
-  po.start_method = opts_.start_method;
-  po.name = "ProcessPoolWorker-" + std::to_string(slot + 1);
-  const std::uint64_t max = opts_.max_tasks_per_child;
-  if (opts_.start_method == mp::StartMethod::fork) {
-    w.proc = std::make_unique<mp::Process>(
-        [this, max] {
-          close_inherited();
-          worker_main(sock_name_, init_offset_, max, owner_);
-        },
-        po);
-  } else {
-    w.proc = std::make_unique<mp::Process>(&worker_entry,
-                                           std::tuple{sock_name_, init_offset_, max, owner_}, po);
+void PoolCore::drain_incoming() {
+  PTask* list = incoming_.exchange(nullptr, std::memory_order_acquire);
+  PTask* rev = nullptr;
+  while (list) {
+    PTask* next = list->next;
+    list->next = rev;
+    rev = list;
+    list = next;
   }
-  w.proc->start();
-  w.pid = w.proc->pid();
-  w.pidfd = static_cast<int>(::syscall(SYS_pidfd_open, w.pid, 0));
-  publish_pid(slot, is_spare(slot) ? 0 : w.pid);  // the spare's once it is ready
-  if (w.pidfd >= 0) epoll_set(EPOLL_CTL_ADD, w.pidfd, EPOLLIN, ev(evPidfd, static_cast<int>(slot), w.gen));
-}
-
-void PoolCore::on_accept() {
-  for (;;) {
-    const int fd = ::accept4(listenfd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) return;
-    ucred cred{};
-    socklen_t cl = sizeof cred;
-    std::size_t slot = w_.size();
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0)
-      for (std::size_t i = 0; i < w_.size(); ++i)
-        if (w_[i].alive() && w_[i].pid == cred.pid && w_[i].sock < 0) slot = i;
-    if (slot == w_.size()) {  // not one of our starting workers
-      ::close(fd);
-      continue;
+  const bool broken = broken_.load(std::memory_order_relaxed);
+  while (rev) {
+    PTask* t = rev;
+    rev = rev->next;  // before finish(): it may free t
+    if (broken) {
+      t->fail(std::make_exception_ptr(BrokenProcessPool(broken_msg_)));
+      finish(t);
+    } else {
+      ready_.push_back(t);
     }
-    Worker& w = w_[slot];
-    w.sock = fd;
-    w.sock_registered = true;
-    epoll_set(EPOLL_CTL_ADD, fd, EPOLLIN, ev(evSock, static_cast<int>(slot), w.gen));
-  }
-}
-
-void PoolCore::on_hello(std::size_t slot, std::span<const std::byte> body) {
-  Worker& w = w_[slot];
-  std::span<const std::byte> id;
-  const Hello h = decode_hello(body, id);
-  const auto& mine = shipping::build_id().bytes();
-  if (static_cast<int>(h.pid) != w.pid) throw DecodeError("the worker lied about its pid");
-  if (!std::equal(id.begin(), id.end(), mine.begin(), mine.end())) {
-    // Another binary cannot run our tasks, and every replacement would run it too: break the
-    // pool now instead of restarting workers forever. The worker is killed as corrupt.
-    const std::string theirs =
-        shipping::BuildId(std::vector<std::byte>(id.begin(), id.end()), shipping::build_id().source())
-            .hex();
-    const std::string why = "tandem::ProcessPoolExecutor: worker pid " + std::to_string(w.pid) +
-                            " runs another binary (build-id " + theirs + ", this process's is " +
-                            shipping::build_id().hex() +
-                            "); the process pool is not usable anymore";
-    if (!broken_.load(std::memory_order_relaxed)) break_pool(why);
-    throw DecodeError(why);
-  }
-  // The page and the result log: pages of a memfd are allocated when touched.
-  const int mfd = ::memfd_create("tandem-pool-worker", MFD_CLOEXEC);
-  if (mfd < 0) throw RuntimeError(std::string("memfd: ") + std::strerror(errno));
-  w.memfd = mfd;  // closed with the worker's other descriptors (release_channel)
-  if (::ftruncate(mfd, kLogOffset + kInitialLog) < 0)
-    throw RuntimeError(std::string("memfd: ") + std::strerror(errno));
-  void* p = ::mmap(nullptr, sizeof(WorkerPage), PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
-  if (p == MAP_FAILED) throw RuntimeError(std::string("mmap: ") + std::strerror(errno));
-  w.page = static_cast<WorkerPage*>(p);
-  char byte = 'p';
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))]{};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctl;
-  msg.msg_controllen = sizeof ctl;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &mfd, sizeof mfd);
-  ::sendmsg(w.sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);  // a fresh socket: room for one byte
-  w.hello = true;
-}
-
-void PoolCore::corrupt(std::size_t slot, const std::string& why) {
-  Worker& w = w_[slot];
-  w.corrupt_msg = "tandem::ProcessPoolExecutor: corrupt data from worker pid " +
-                  std::to_string(w.pid) + " (" + why + "); the worker was killed";
-  kill_worker(slot, kCorrupt, 0);
-  if (w.sock_registered) {
-    epoll_set(EPOLL_CTL_DEL, w.sock, 0, 0);
-    w.sock_registered = false;
-  }
-}
-
-void PoolCore::on_readable(std::size_t slot) {
-  Worker& w = w_[slot];
-  for (;;) {
-    if (w.in.size() - w.in_have < 64 * 1024) w.in.resize(std::max<std::size_t>(w.in.size() * 2, 256 * 1024));
-    const ssize_t n = ::read(w.sock, w.in.data() + w.in_have, w.in.size() - w.in_have);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) break;
-    }
-    if (n <= 0) {  // end of file or error: the worker is going; its pidfd tells when
-      if (w.sock_registered) {
-        epoll_set(EPOLL_CTL_DEL, w.sock, 0, 0);
-        w.sock_registered = false;
-      }
-      break;
-    }
-    w.in_have += static_cast<std::size_t>(n);
-  }
-  std::size_t pos = 0;
-  try {
-    for (;;) {
-      FrameType type;
-      std::span<const std::byte> body;
-      const std::size_t used =
-          next_frame(std::span<const std::byte>(w.in).subspan(pos, w.in_have - pos), type, body);
-      if (used == 0) break;
-      pos += used;
-      if (!w.hello) {
-        if (type != FrameType::hello) throw DecodeError("expected a hello frame");
-        on_hello(slot, body);
-        continue;
-      }
-      if (type != FrameType::results) throw DecodeError("expected a results frame");
-      if (!w.seen_ready) {  // its first results frame (empty: "my initializer returned")
-        w.seen_ready = true;
-        init_failures_ = 0;
-        init_kills_ = 0;
-        if (is_spare(slot)) publish_pid(slot, w.pid);
-      }
-      for_each_result(body, [&](const ResultRecord& r, std::span<const std::byte> outcome) {
-        if (w.inflight.empty() || w.inflight.front()->id != r.id)
-          throw DecodeError("a result for a task the worker was not running");
-        PTask* t = w.inflight.front();
-        w.inflight.pop_front();
-        if (t->timeout_s > 0) --w.timed;
-        // A sample is clipped to 4x the mean (and 50 µs): one preempted quick task (a 10 ms
-        // time slice lost on a loaded machine) must not collapse the window to 1 for the next
-        // hundred tasks; a real change of task length still moves the mean by up to 30% a task.
-        const double us = avg_us_ < 0 ? r.run_us
-                                      : std::min<double>(r.run_us, std::max(4 * avg_us_, 50.0));
-        avg_us_ = avg_us_ < 0 ? us : avg_us_ * 0.9 + us * 0.1;
-        t->deliver(outcome);
-        finish(t);
-      });
-    }
-  } catch (const std::exception& e) {
-    corrupt(slot, e.what());
-    w.in_have = 0;
-    return;
-  }
-  std::memmove(w.in.data(), w.in.data() + pos, w.in_have - pos);
-  w.in_have -= pos;
-}
-
-void PoolCore::flush_out(std::size_t slot) {
-  Worker& w = w_[slot];
-  while (w.out_off < w.out.size()) {
-    const ssize_t n = ::send(w.sock, w.out.data() + w.out_off, w.out.size() - w.out_off,
-                             MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        if (!w.want_out && w.sock_registered) {
-          epoll_set(EPOLL_CTL_MOD, w.sock, EPOLLIN | EPOLLOUT, ev(evSock, static_cast<int>(slot), w.gen));
-          w.want_out = true;
-        }
-        return;
-      }
-      w.out.clear();  // the worker is dying; its pidfd will tell
-      w.out_off = 0;
-      return;
-    }
-    w.out_off += static_cast<std::size_t>(n);
-  }
-  w.out.clear();
-  w.out_off = 0;
-  if (w.want_out && w.sock_registered) {
-    epoll_set(EPOLL_CTL_MOD, w.sock, EPOLLIN, ev(evSock, static_cast<int>(slot), w.gen));
-    w.want_out = false;
   }
 }
 
@@ -485,33 +326,56 @@ void PoolCore::dispatch() {
   rr_ = (rr_ + 1) % n_;
 }
 
-void PoolCore::publish_pid(std::size_t slot, int pid) noexcept {
-  if (is_spare(slot))
-    spare_pid_.store(pid, std::memory_order_release);
-  else
-    pids_[slot].store(pid, std::memory_order_release);
+void PoolCore::flush_out(std::size_t slot) {
+  Worker& w = w_[slot];
+  while (w.out_off < w.out.size()) {
+    const ssize_t n = ::send(w.sock, w.out.data() + w.out_off, w.out.size() - w.out_off,
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        if (!w.want_out && w.sock_registered) {
+          epoll_set(EPOLL_CTL_MOD, w.sock, EPOLLIN | EPOLLOUT, ev(evSock, static_cast<int>(slot), w.gen));
+          w.want_out = true;
+        }
+        return;
+      }
+      w.out.clear();  // the worker is dying; its pidfd will tell
+      w.out_off = 0;
+      return;
+    }
+    w.out_off += static_cast<std::size_t>(n);
+  }
+  w.out.clear();
+  w.out_off = 0;
+  if (w.want_out && w.sock_registered) {
+    epoll_set(EPOLL_CTL_MOD, w.sock, EPOLLIN, ev(evSock, static_cast<int>(slot), w.gen));
+    w.want_out = false;
+  }
 }
 
-void PoolCore::drain_incoming() {
-  PTask* list = incoming_.exchange(nullptr, std::memory_order_acquire);
-  PTask* rev = nullptr;
-  while (list) {
-    PTask* next = list->next;
-    list->next = rev;
-    rev = list;
-    list = next;
+void PoolCore::break_pool(const std::string& why) {
+  broken_msg_ = why;
+  broken_.store(1, std::memory_order_release);
+  for (PTask* t : ready_) {
+    t->fail(std::make_exception_ptr(BrokenProcessPool(why)));
+    finish(t);
   }
-  const bool broken = broken_.load(std::memory_order_relaxed);
-  while (rev) {
-    PTask* t = rev;
-    rev = rev->next;  // before finish(): it may free t
-    if (broken) {
-      t->fail(std::make_exception_ptr(BrokenProcessPool(broken_msg_)));
-      finish(t);
-    } else {
-      ready_.push_back(t);
-    }
-  }
+  ready_.clear();
+}
+
+bool PoolCore::idle() const noexcept {
+  if (!ready_.empty() || incoming_.load(std::memory_order_acquire)) return false;
+  for (std::size_t i = 0; i < n_; ++i)
+    if (!w_[i].inflight.empty()) return false;
+  return true;
+}
+
+bool PoolCore::work_left() const noexcept {
+  if (!ready_.empty() || incoming_.load(std::memory_order_acquire)) return true;
+  for (const Worker& w : w_)
+    if (!w.inflight.empty()) return true;
+  return false;
 }
 
 void PoolCore::loop() {
@@ -586,19 +450,55 @@ void PoolCore::loop() {
   }
 }
 
-bool cancel_running_task(PTask& t) { return t.pool->cancel_running(t); }
-
-void PoolDeleter::operator()(PoolCore* p) const noexcept { delete p; }
-
-std::unique_ptr<PoolCore, PoolDeleter> make_pool(const ProcessPoolOptions& opts) {
-  return std::unique_ptr<PoolCore, PoolDeleter>(new PoolCore(opts));
+void PoolCore::run() noexcept {
+  try {
+    loop();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tandem::ProcessPoolExecutor: dispatcher failed: %s\n", e.what());
+    std::abort();
+  }
+  // Teardown: close the channels (idle workers read end-of-file and exit), then reap. The
+  // listening socket goes first: a worker still starting then fails to connect, or reads
+  // end-of-file waiting for its page, and exits.
+  ::close(listenfd_);
+  listenfd_ = -1;
+  for (std::size_t i = 0; i < w_.size(); ++i) {  // the spare too
+    Worker& w = w_[i];
+    if (!w.alive()) continue;
+    if (w.sock >= 0) ::shutdown(w.sock, SHUT_RDWR);
+  }
+  for (std::size_t i = 0; i < w_.size(); ++i) {
+    Worker& w = w_[i];
+    if (!w.alive()) continue;
+    if (!w.proc->join(duration(2.0))) {
+      ::kill(-w.pid, SIGKILL);
+      w.proc->kill();
+      w.proc->join();
+    }
+    ::kill(-w.pid, SIGKILL);
+    Partial partial;
+    drain_log(w, partial);
+    for (PTask* t : w.inflight) {
+      t->fail(std::make_exception_ptr(BrokenProcessPool("the process pool shut down")));
+      finish(t);
+    }
+    release_channel(w);
+    if (w.page) ::munmap(w.page, sizeof(WorkerPage));
+    publish_pid(i, 0);
+    w = Worker{};
+  }
+  while (std::uint32_t g = cancel_guard_.load(std::memory_order_acquire))
+    futex_wait(cancel_guard_, g, Deadline::after(duration(0.001)));
+  drain_cancels();
+  drain_incoming();
+  for (PTask* t : ready_) {
+    t->fail(std::make_exception_ptr(BrokenProcessPool("the process pool shut down")));
+    finish(t);
+  }
+  ready_.clear();
+  publish_load();
+  done_.store(1, std::memory_order_release);
+  futex_wake_all(done_);
 }
-void pool_submit(PoolCore& p, PTask* t) { p.submit(t); }
-void pool_shutdown(PoolCore& p, bool wait, bool cancel_futures) { p.shutdown(wait, cancel_futures); }
-void pool_signal_workers(PoolCore& p, int sig) { p.signal_workers(sig); }
-std::size_t pool_max_workers(const PoolCore& p) noexcept { return p.max_workers(); }
-std::vector<int> pool_worker_pids(PoolCore& p) { return p.pids(); }
-int pool_spare_pid(PoolCore& p) noexcept { return p.spare_pid(); }
-ProcessPoolStats pool_stats(const PoolCore& p) noexcept { return p.stats(); }
 
-}  // namespace tandem::detail::pp
+}  // namespace tandem::detail

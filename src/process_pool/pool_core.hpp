@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
-// Internal to the process pool: the dispatcher's state (src/process_pool/pool_core.cpp:
-// construction,
-// submission, channels, dispatch; src/process_pool/lifecycle.cpp: deaths, timeouts,
-// cancellation, breaking, teardown). Not installed.
+// Internal to the process pool: the dispatcher's state, implemented by responsibility in
+// src/process_pool/pool_core.cpp (intake, window, sending, the loop), pool_core_workers.cpp
+// (start, handshake, spare, timeouts, deaths) and pool_core_results.cpp (result frames, the
+// log of a dead worker). ProcessPoolExecutor's members (src/process_pool.cpp) call it. Not
+// installed.
 #pragma once
 
 #include <signal.h>
@@ -22,7 +23,7 @@
 #include "tandem/process_pool.hpp"
 #include "process_pool/wire.hpp"
 
-namespace tandem::detail::pp {
+namespace tandem::detail {
 
 constexpr std::uint64_t kShut = 1ull << 63;
 // Deaths of fresh workers in a row (no worker became ready in between) that break the pool:
@@ -186,4 +187,4 @@ class PoolCore {
   std::atomic<bool> joined_{false};
 };
 
-}  // namespace tandem::detail::pp
+}  // namespace tandem::detail

@@ -25,7 +25,7 @@
 
 #include "tandem/errors.hpp"
 
-namespace tandem::detail::pp {
+namespace tandem::detail {
 
 enum class FrameType : std::uint32_t { tasks = 1, hello = 2, results = 3 };
 
@@ -166,4 +166,4 @@ inline constexpr std::size_t kLogOffset = 4096;         // the log starts on the
 inline constexpr std::size_t kInitialLog = 64 * 1024;  // grown by the worker when needed
 static_assert(sizeof(WorkerPage) <= kLogOffset);
 
-}  // namespace tandem::detail::pp
+}  // namespace tandem::detail

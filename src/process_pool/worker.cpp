@@ -30,7 +30,7 @@
 #include "shipping/known_functions.hpp"
 #include "tandem/shipping/ship.hpp"
 
-namespace tandem::detail::pp {
+namespace tandem::detail {
 namespace {
 
 std::uint64_t now_ns() noexcept {
@@ -375,4 +375,4 @@ void worker_main(const std::string& sock_name, std::uint64_t init_offset,
   }
 }
 
-}  // namespace tandem::detail::pp
+}  // namespace tandem::detail

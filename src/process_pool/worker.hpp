@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-namespace tandem::detail::pp {
+namespace tandem::detail {
 
 /// The worker process's main loop: returns (the process then exits 0) when the pool closes
 /// the channel or the max_tasks quota is reached; _exit()s on fatal errors. `owner`: the pid
@@ -13,4 +13,4 @@ namespace tandem::detail::pp {
 void worker_main(const std::string& sock_name, std::uint64_t init_offset,
                  std::uint64_t max_tasks, int owner);
 
-}  // namespace tandem::detail::pp
+}  // namespace tandem::detail

@@ -49,6 +49,8 @@
 #include <cstdint>
 #include <optional>
 
+#include "tandem/detail/condition_lock.hpp"
+#include "tandem/detail/condition_waits.hpp"
 #include "tandem/detail/lockable.hpp"
 #include "tandem/detail/timeout.hpp"
 #include "tandem/detail/wait.hpp"
@@ -85,13 +87,15 @@ struct ConditionBlock {
 
 }  // namespace detail
 
-class Condition : public tandem::detail::Lockable<Condition> {
+class Condition : public tandem::detail::ConditionLock<Lock, RLock>,
+                  public tandem::detail::Lockable<Condition>,
+                  public tandem::detail::ConditionWaits<Condition> {
  public:
   /// Owns a fresh mp::RLock, as Python's Condition() does.
-  Condition() : own_(std::in_place), rlock_(&*own_), region_(make_region()), s_(state()) {}
+  Condition() : own_(std::in_place), region_(make_region()), s_(state()) { rlock_ = &*own_; }
   /// Uses `lock`, which must outlive the Condition (and be shared the same way).
-  explicit Condition(Lock& lock) : lock_(&lock), region_(make_region()), s_(state()) {}
-  explicit Condition(RLock& lock) : rlock_(&lock), region_(make_region()), s_(state()) {}
+  explicit Condition(Lock& lock) : ConditionLock(&lock), region_(make_region()), s_(state()) {}
+  explicit Condition(RLock& lock) : ConditionLock(&lock), region_(make_region()), s_(state()) {}
   /// A handle on a ConditionBlock that lives elsewhere (mp::Manager maps it from a memfd
   /// another process made); its lock is the block's RLock. Not owning: the block must stay
   /// mapped while the handle lives.
@@ -102,43 +106,11 @@ class Condition : public tandem::detail::Lockable<Condition> {
   Condition(const Condition&) = delete;
   Condition& operator=(const Condition&) = delete;
 
-  bool acquire(bool blocking = true) {
-    return rlock_ ? rlock_->acquire(blocking) : lock_->acquire(blocking);
-  }
-  bool acquire(duration timeout) {
-    return rlock_ ? rlock_->acquire(timeout) : lock_->acquire(timeout);
-  }
-  void release() { rlock_ ? rlock_->release() : lock_->release(); }
-  /// Whether any thread of any process holds the underlying lock (tandem::Condition's
-  /// locked(); Python 3.14's Lock/RLock.locked()). A snapshot: it may change at once.
-  bool locked() const noexcept { return rlock_ ? rlock_->locked() : lock_->locked(); }
+  // acquire(), acquire(timeout), release(), locked() (any thread of any process; a snapshot):
+  // the underlying lock's (tandem::detail::ConditionLock).
 
-  /// Releases the lock, sleeps until notified, re-acquires the lock. Returns true.
-  bool wait() { return wait_until(tandem::detail::Deadline::never()); }
-  /// As wait(), for at most `timeout` (negative counts as 0): false when it expired.
-  bool wait(duration timeout) { return wait_until(tandem::detail::clamped_deadline(timeout)); }
-
-  template <class Pred>
-  bool wait_for(Pred pred) {
-    bool result = static_cast<bool>(pred());
-    while (!result) {
-      wait();
-      result = static_cast<bool>(pred());
-    }
-    return result;
-  }
-  /// As wait_for(pred), with one deadline for the whole call; returns pred()'s last value.
-  template <class Pred>
-  bool wait_for(Pred pred, duration timeout) {
-    const auto deadline = tandem::detail::clamped_deadline(timeout);
-    bool result = static_cast<bool>(pred());
-    for (bool first = true; !result; first = false) {
-      if (!first && deadline.expired()) break;
-      wait_until(deadline);
-      result = static_cast<bool>(pred());
-    }
-    return result;
-  }
+  // wait(), wait(timeout), wait_for(pred), wait_for(pred, timeout): detail::ConditionWaits,
+  // over wait_until() below.
 
   /// Wakes the n longest waiters (fewer if fewer wait; n <= 0 wakes none).
   void notify(std::int64_t n = 1) {
@@ -159,6 +131,7 @@ class Condition : public tandem::detail::Lockable<Condition> {
   void notify_all() { notify(INT64_MAX); }
 
  private:
+  friend class tandem::detail::ConditionWaits<Condition>;
   static constexpr std::uint16_t kNone = detail::ConditionState::kNone;
 
   static detail::SharedRegion make_region() {
@@ -218,12 +191,7 @@ class Condition : public tandem::detail::Lockable<Condition> {
     (s_->tail != kNone ? s_->next[s_->tail] : s_->head) = i;
     s_->tail = i;
     // Nothing throws from here to the re-acquire: ownership was checked above.
-    RLock::SavedState saved{0};
-    if (rlock_) {
-      saved = rlock_->release_save();
-    } else {
-      lock_->release();
-    }
+    const Saved saved = release_all();
     bool notified = false;
     for (;;) {
       if (s_->word[i].load(std::memory_order_acquire) != 0) {
@@ -234,11 +202,7 @@ class Condition : public tandem::detail::Lockable<Condition> {
           deadline.expired())
         break;
     }
-    if (rlock_) {
-      rlock_->acquire_restore(saved);
-    } else {
-      lock_->lock();
-    }
+    reacquire(saved);
     // Under the lock again: a notify that came after our timeout still counts.
     if (!notified) {
       if (s_->word[i].load(std::memory_order_relaxed) != 0) {
@@ -253,8 +217,6 @@ class Condition : public tandem::detail::Lockable<Condition> {
   }
 
   std::optional<RLock> own_;  // the lock of Condition() / Condition(block); empty otherwise
-  Lock* lock_ = nullptr;      // exactly one of lock_ / rlock_ is set
-  RLock* rlock_ = nullptr;
   detail::SharedRegion region_;  // empty for a handle on a ConditionBlock
   detail::ConditionState* s_;
 };

@@ -38,6 +38,7 @@
 #include <memory>
 #include <optional>
 
+#include "tandem/detail/condition_waits.hpp"
 #include "tandem/detail/lockable.hpp"
 #include "tandem/detail/timeout.hpp"
 #include "tandem/errors.hpp"
@@ -87,7 +88,8 @@ struct BarrierObject : ManagedObject {
 
 /// m.Condition(): an mp::Condition with its own robust RLock, any process can receive.
 class ConditionProxy : public detail::ProxyBase,
-                       public tandem::detail::Lockable<ConditionProxy> {
+                       public tandem::detail::Lockable<ConditionProxy>,
+                       public tandem::detail::ConditionWaits<ConditionProxy> {
   using Obj = detail::ConditionObject;
 
  public:
@@ -118,30 +120,7 @@ class ConditionProxy : public detail::ProxyBase,
   /// un-acquired lock") when the caller does not hold the lock.
   /// Woken by the manager's shutdown or its server's death: RuntimeError, raised with the
   /// lock re-acquired (as every exit from wait()); see "Shutdown" above.
-  bool wait() { return wait_until(tandem::detail::Deadline::never()); }
-  /// As wait(), for at most `timeout`: false when it expired.
-  bool wait(duration timeout) { return wait_until(tandem::detail::clamped_deadline(timeout)); }
-  template <class Pred>
-  bool wait_for(Pred pred) {
-    bool result = static_cast<bool>(pred());
-    while (!result) {
-      wait();
-      result = static_cast<bool>(pred());
-    }
-    return result;
-  }
-  /// As wait_for(pred), with one deadline for the whole call; returns pred()'s last value.
-  template <class Pred>
-  bool wait_for(Pred pred, duration timeout) {
-    const auto deadline = tandem::detail::clamped_deadline(timeout);
-    bool result = static_cast<bool>(pred());
-    for (bool first = true; !result; first = false) {
-      if (!first && deadline.expired()) break;
-      wait_until(deadline);
-      result = static_cast<bool>(pred());
-    }
-    return result;
-  }
+  // wait(), wait(timeout), wait_for(pred), wait_for(pred, timeout): detail::ConditionWaits.
   /// Wakes the n longest waiters, in any process. RuntimeError("cannot notify on un-acquired
   /// lock") when the caller does not hold the lock.
   void notify(std::int64_t n = 1) { get().notify(n); }
@@ -152,6 +131,7 @@ class ConditionProxy : public detail::ProxyBase,
   }
 
  private:
+  friend class tandem::detail::ConditionWaits<ConditionProxy>;
   friend class Manager;
   ConditionProxy(const detail::ObjectRef& ref, detail::Attached a) noexcept
       : ProxyBase(ref, std::move(a)) {}

@@ -39,6 +39,8 @@
 #include <cstdint>
 #include <utility>
 
+#include "tandem/detail/condition_lock.hpp"
+#include "tandem/detail/condition_waits.hpp"
 #include "tandem/detail/lockable.hpp"
 #include "tandem/detail/timeout.hpp"
 #include "tandem/detail/wait.hpp"
@@ -51,55 +53,22 @@ namespace detail {
 struct SyncTestPeer;  // defined by the tests only
 }  // namespace detail
 
-class Condition : public detail::Lockable<Condition> {
+class Condition : public detail::ConditionLock<Lock, RLock>,
+                  public detail::Lockable<Condition>,
+                  public detail::ConditionWaits<Condition> {
  public:
   /// Owns a fresh RLock, as Python's Condition() does.
-  Condition() noexcept : rlock_(&own_) {}
+  Condition() noexcept : ConditionLock(&own_) {}
   /// Uses `lock`, which must outlive the Condition.
-  explicit Condition(Lock& lock) noexcept : lock_(&lock) {}
-  explicit Condition(RLock& lock) noexcept : rlock_(&lock) {}
+  explicit Condition(Lock& lock) noexcept : ConditionLock(&lock) {}
+  explicit Condition(RLock& lock) noexcept : ConditionLock(&lock) {}
   Condition(const Condition&) = delete;
   Condition& operator=(const Condition&) = delete;
 
-  // The underlying lock, forwarded (Python's acquire/release/__enter__/__exit__).
-  bool acquire(bool blocking = true) {
-    return rlock_ ? rlock_->acquire(blocking) : lock_->acquire(blocking);
-  }
-  bool acquire(duration timeout) {
-    return rlock_ ? rlock_->acquire(timeout) : lock_->acquire(timeout);
-  }
-  void release() { rlock_ ? rlock_->release() : lock_->release(); }
-  bool locked() const noexcept { return rlock_ ? rlock_->locked() : lock_->locked(); }
+  // acquire(), acquire(timeout), release(), locked(): the underlying lock's (ConditionLock).
 
-  /// Releases the lock, sleeps until notified, re-acquires the lock. Returns true.
-  bool wait() { return wait_until(detail::Deadline::never()); }
-  /// As wait(), for at most `timeout` (negative counts as 0): false when it expired.
-  bool wait(duration timeout) { return wait_until(detail::clamped_deadline(timeout)); }
-
-  /// Waits until pred() is true; pred is evaluated first, with the lock held.
-  template <class Pred>
-  bool wait_for(Pred pred) {
-    bool result = static_cast<bool>(pred());
-    while (!result) {
-      wait();
-      result = static_cast<bool>(pred());
-    }
-    return result;
-  }
-  /// As wait_for(pred), with one deadline for the whole call; returns pred()'s last value.
-  template <class Pred>
-  bool wait_for(Pred pred, duration timeout) {
-    const detail::Deadline deadline = detail::clamped_deadline(timeout);
-    bool result = static_cast<bool>(pred());
-    // Python waits once even with a zero timeout (wait(0) lets other threads take the
-    // lock), then re-checks, then gives up once the deadline has passed.
-    for (bool first = true; !result; first = false) {
-      if (!first && deadline.expired()) break;
-      wait_until(deadline);
-      result = static_cast<bool>(pred());
-    }
-    return result;
-  }
+  // wait(), wait(timeout), wait_for(pred), wait_for(pred, timeout): detail::ConditionWaits,
+  // over wait_until() below.
 
   /// Wakes the n longest-waiting threads (fewer if fewer wait; n <= 0 wakes none).
   void notify(std::int64_t n = 1) {
@@ -116,6 +85,7 @@ class Condition : public detail::Lockable<Condition> {
   void notify_all() { notify(INT64_MAX); }
 
  private:
+  friend class detail::ConditionWaits<Condition>;
   friend struct detail::SyncTestPeer;
 
   struct Waiter {
@@ -140,12 +110,7 @@ class Condition : public detail::Lockable<Condition> {
     tail_ = &w;
     // From here to the re-acquire nothing throws: the owner check above makes
     // release_save()/release() succeed, and the re-acquire cannot fail.
-    RLock::SavedState saved{0};
-    if (rlock_) {
-      saved = rlock_->release_save();
-    } else {
-      lock_->release();
-    }
+    const Saved saved = release_all();
     bool notified = false;
     for (;;) {
       if (w.word.load(std::memory_order_acquire) != 0) {
@@ -154,11 +119,7 @@ class Condition : public detail::Lockable<Condition> {
       }
       if (!detail::futex_wait(w.word, 0, deadline) && deadline.expired()) break;
     }
-    if (rlock_) {
-      rlock_->acquire_restore(saved);
-    } else {
-      lock_->lock();
-    }
+    reacquire(saved);
     // Under the lock again: a notify that came after our timeout still counts.
     if (!notified) {
       if (w.word.load(std::memory_order_relaxed) != 0) {
@@ -171,8 +132,6 @@ class Condition : public detail::Lockable<Condition> {
   }
 
   RLock own_;                // the lock of Condition(); unused otherwise
-  Lock* lock_ = nullptr;     // exactly one of lock_ / rlock_ is set
-  RLock* rlock_ = nullptr;
   Waiter* head_ = nullptr;   // longest waiter; guarded by the user's lock
   Waiter* tail_ = nullptr;
 };

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// <tandem/process_pool/detail/task.hpp> — a process-pool task: the future's state and the task's
-// wire
-// form in one allocation, and the pool core's narrow interface (src/process_pool/pool_core.cpp).
+// <tandem/process_pool/detail/task.hpp> — a process-pool task: the future's state and the
+// task's wire form in one allocation (the dispatcher, src/process_pool/pool_core.cpp, owns it
+// from submit to completion).
 #pragma once
 
 #include <atomic>
@@ -20,7 +20,7 @@
 
 namespace tandem {
 
-namespace detail::pp {
+namespace detail {
 
 class PoolCore;
 
@@ -130,22 +130,5 @@ class ProcState final : public FutureState<R>, public PTask {
   }
 };
 
-struct PoolDeleter {
-  void operator()(PoolCore* p) const noexcept;
-};
-std::unique_ptr<PoolCore, PoolDeleter> make_pool(const ProcessPoolOptions& opts);
-/// Hands a task to the pool (which takes one reference). RuntimeError after shutdown,
-/// BrokenProcessPool when broken (the task is not taken then).
-void pool_submit(PoolCore& p, PTask* t);
-void pool_shutdown(PoolCore& p, bool wait, bool cancel_futures);
-/// signal: SIGTERM or SIGKILL.
-void pool_signal_workers(PoolCore& p, int sig);
-std::size_t pool_max_workers(const PoolCore& p) noexcept;
-/// The pids of the live workers (tests, diagnostics).
-std::vector<int> pool_worker_pids(PoolCore& p);
-/// The pid of the spare once it is ready to be promoted, else 0.
-int pool_spare_pid(PoolCore& p) noexcept;
-ProcessPoolStats pool_stats(const PoolCore& p) noexcept;
-
-}  // namespace detail::pp
+}  // namespace detail
 }  // namespace tandem
