@@ -32,7 +32,7 @@ void outcome(std::span<const std::byte> b, unsigned sel) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::span<const std::byte> buf(reinterpret_cast<const std::byte*>(data), size);
-  using namespace tandem::detail::pp;
+  using namespace tandem::detail;
   try {
     for (;;) {
       FrameType type;
