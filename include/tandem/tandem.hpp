@@ -5,6 +5,7 @@
 
 #include "tandem/errors.hpp"
 #include "tandem/futures.hpp"
+#include "tandem/log.hpp"
 #include "tandem/multiprocessing.hpp"
 #include "tandem/process_pool.hpp"
 #include "tandem/queue.hpp"

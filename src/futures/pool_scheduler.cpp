@@ -8,6 +8,7 @@
 #include <string>
 
 #include "detail/thread_names.hpp"
+#include "tandem/log.hpp"
 #include "tandem/futures/detail/pool_scheduler.hpp"
 
 #include "detail/cpu_count.hpp"
@@ -385,10 +386,10 @@ void PoolScheduler::worker_main(std::size_t index) {
     try {
       initializer_();
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "Exception in initializer: %s\n", e.what());
+      tandem::log(LogLevel::error, "futures", std::string("Exception in initializer: ") + e.what());
       mark_broken(kInitializerFailed);
     } catch (...) {
-      std::fprintf(stderr, "Exception in initializer\n");
+      tandem::log(LogLevel::error, "futures", "Exception in initializer");
       mark_broken(kInitializerFailed);
     }
   }

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <string>
 
+#include "tandem/log.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/mpi.hpp"
 #include "tandem/serialize.hpp"
@@ -113,14 +114,13 @@ void check_build_ids(const Runtime& rt) {
     if (std::memcmp(rec, all.data(), kIdBytes) == 0) continue;
     bad = true;
     if (rt.rank == 0 || rt.rank == r)
-      std::fprintf(stderr,
-                   "tandem::mpi: rank %d runs a different binary from rank 0 (%s on rank %d, "
-                   "%s on rank 0): every rank of the job must run the same executable, since "
-                   "shipped tasks name functions by their offsets in it. Aborting the job.\n",
-                   r, hex_of(rec).c_str(), r, hex_of(all.data()).c_str());
+      tandem::log(LogLevel::critical, "mpi",
+          "tandem::mpi: rank " + std::to_string(r) + " runs a different binary from rank 0 (" +
+              hex_of(rec) + " on rank " + std::to_string(r) + ", " + hex_of(all.data()) +
+              " on rank 0): every rank of the job must run the same executable, since "
+              "shipped tasks name functions by their offsets in it. Aborting the job.");
   }
   if (bad) {
-    std::fflush(stderr);
     MPI_Abort(MPI_COMM_WORLD, 3);
   }
 }
@@ -150,8 +150,9 @@ void wait_send(MPI_Request& req, Backoff& bo) {
     std::swap(o, sending);
     o.clear();
     if (sending.size() > static_cast<std::size_t>(INT32_MAX)) {
-      std::fprintf(stderr, "tandem::mpi: rank %d: a result batch exceeds 2 GiB; aborting\n",
-                   rt.rank);
+      tandem::log(LogLevel::critical, "mpi",
+          "tandem::mpi: rank " + std::to_string(rt.rank) +
+              ": a result batch exceeds 2 GiB; aborting");
       MPI_Abort(MPI_COMM_WORLD, 4);
     }
     MPI_Isend(sending.data(), static_cast<int>(sending.size()), MPI_BYTE, 0, kTagResults,
@@ -179,7 +180,8 @@ void wait_send(MPI_Request& req, Backoff& bo) {
     try {
       run_batch(in, out, known, send);
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "tandem::mpi: rank %d: %s; aborting the job\n", rt.rank, e.what());
+      tandem::log(LogLevel::critical, "mpi",
+          "tandem::mpi: rank " + std::to_string(rt.rank) + ": " + e.what() + "; aborting the job");
       MPI_Abort(MPI_COMM_WORLD, 4);
     }
     if (!out.empty()) send(out);
@@ -212,10 +214,10 @@ void init(int& argc, char**& argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rt.rank);
   MPI_Comm_size(MPI_COMM_WORLD, &rt.size);
   if (provided < MPI_THREAD_SERIALIZED && rt.rank == 0)
-    std::fprintf(stderr,
-                 "tandem::mpi: warning: the MPI library grants thread level %d, below "
-                 "MPI_THREAD_SERIALIZED: MpiPoolExecutor's communicator thread may misbehave\n",
-                 provided);
+    tandem::log(LogLevel::warning, "mpi",
+        "tandem::mpi: warning: the MPI library grants thread level " + std::to_string(provided) +
+            ", below MPI_THREAD_SERIALIZED: MpiPoolExecutor's communicator thread may "
+            "misbehave");
   if (const char* s = std::getenv("TANDEM_MPI_MAX_IDLE_SLEEP_US")) {
     long us = std::strtol(s, nullptr, 10);
     if (us > 0) rt.worker_max_idle_ns = static_cast<std::uint64_t>(us) * 1000;
@@ -225,12 +227,12 @@ void init(int& argc, char**& argv) {
   rt.inited = true;
   if (rt.rank != 0) detail::serve(rt);
   if (rt.size == 1)
-    std::fprintf(stderr,
-                 "tandem::mpi: world size is 1 (started without mpirun, or with -n 1): "
-                 "MpiPoolExecutor will run tasks on a local process pool (one worker process "
-                 "per CPU unless MpiPoolOptions::local_workers says otherwise). Start the "
-                 "program as `mpirun -n N %s` to get N-1 worker ranks.\n",
-                 argc > 0 && argv && argv[0] ? argv[0] : "./app");
+    tandem::log(LogLevel::info, "mpi",
+        std::string("tandem::mpi: world size is 1 (started without mpirun, or with -n 1): "
+                    "MpiPoolExecutor will run tasks on a local process pool (one worker process "
+                    "per CPU unless MpiPoolOptions::local_workers says otherwise). Start the "
+                    "program as `mpirun -n N ") +
+            (argc > 0 && argv && argv[0] ? argv[0] : "./app") + "` to get N-1 worker ranks.");
   std::atexit(detail::finalize_at_exit);
 }
 
@@ -241,9 +243,8 @@ void finalize() {
   // communicator thread lets go of MPI.
   if (detail::PoolCore::Impl* a = rt.active.load(std::memory_order_acquire)) {
     (void)a;
-    std::fprintf(stderr,
-                 "tandem::mpi: finalize() with an MpiPoolExecutor still open: waiting for its "
-                 "tasks\n");
+    tandem::log(LogLevel::warning, "mpi",
+        "tandem::mpi: finalize() with an MpiPoolExecutor still open: waiting for its tasks");
   }
   for (;;) {
     std::uint32_t s = rt.slot.load(std::memory_order_acquire);

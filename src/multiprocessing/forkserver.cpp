@@ -240,7 +240,8 @@ int server_socket(int dead) {
       write_stderr("tandem: the fork server was started from a multi-threaded process (pid=" +
                    std::to_string(::getpid()) +
                    "); call tandem::mp::init(argc, argv) first in main() to start it while "
-                   "the process is single-threaded.\n");
+                   "the process is single-threaded.\n",
+                   LogLevel::warning);
     fd = launch_server();
     g_server_fd.store(fd, std::memory_order_release);
   }

@@ -93,7 +93,8 @@ void warn_if_multithreaded() {
   if (g_mp.warned_threads.load(std::memory_order_relaxed)) return;
   if (detail::is_multithreaded() && !g_mp.warned_threads.exchange(true, std::memory_order_relaxed))
     write_stderr("tandem: This process (pid=" + std::to_string(::getpid()) +
-                 ") is multi-threaded, use of fork() may lead to deadlocks in the child.\n");
+                     ") is multi-threaded, use of fork() may lead to deadlocks in the child.\n",
+                 LogLevel::warning);
 }
 
 /// The title's bytes: `comm` (15 bytes, cut on a UTF-8 boundary, NUL-terminated) and, when

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "tandem/log.hpp"
 #include "tandem/shipping/task.hpp"
 
 namespace tandem::mp::detail {
@@ -55,7 +56,9 @@ int forkserver_exit_code(int status_fd);
 [[noreturn]] void boot_worker(int payload_fd, int stop_fd, int expected_parent) noexcept;
 bool init_was_called() noexcept;
 void flush_all() noexcept;
-void write_stderr(const std::string& text);
+/// Through the log handler (<tandem/log.hpp>), from "multiprocessing"; a final newline is
+/// dropped (the default handler adds it back).
+void write_stderr(const std::string& text, LogLevel level = LogLevel::error);
 /// Python 3.12's warning, once per process, when this process has more than one thread.
 bool is_multithreaded();
 /// _exit(code) for a fork()ed child: the raw exit_group syscall. Why: a child calls _exit()

@@ -24,6 +24,7 @@
 
 #include "multiprocessing/process_launch.hpp"
 #include "multiprocessing/process_state.hpp"
+#include "tandem/log.hpp"
 #include "tandem/shipping/build_id.hpp"
 
 namespace tandem::mp::detail {
@@ -52,9 +53,11 @@ int child_prctl(int option, unsigned long arg) noexcept {
   return static_cast<int>(::syscall(SYS_prctl, option, arg, 0UL, 0UL, 0UL));
 }
 
-void write_stderr(const std::string& text) {
-  std::fwrite(text.data(), 1, text.size(), stderr);
-  std::fflush(stderr);
+void write_stderr(const std::string& text, LogLevel level) {
+  // The handler gets the text without its final newline (<tandem/log.hpp>).
+  std::string_view t(text);
+  if (!t.empty() && t.back() == '\n') t.remove_suffix(1);
+  tandem::log(level, "multiprocessing", t);
 }
 
 /// Everything buffered goes out now: before fork() so the child cannot print it again,

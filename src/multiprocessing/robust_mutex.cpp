@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "tandem/log.hpp"
 #include "tandem/multiprocessing/detail/robust_mutex.hpp"
 
 #if defined(__SANITIZE_THREAD__)
@@ -26,7 +27,8 @@ namespace {
 
 void check(int rc, const char* what) {
   if (rc != 0) {
-    std::fprintf(stderr, "tandem: %s failed (%d)\n", what, rc);
+    tandem::log(LogLevel::critical, "multiprocessing",
+                std::string("tandem: ") + what + " failed (" + std::to_string(rc) + ")");
     std::abort();  // only on a broken libc: robust shared mutexes are in glibc since 2.4
   }
 }

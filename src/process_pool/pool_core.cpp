@@ -43,6 +43,7 @@
 #include "detail/thread_names.hpp"
 #include "process_pool/pool_core.hpp"
 #include "process_pool/wire.hpp"
+#include "tandem/log.hpp"
 #include "tandem/detail/wait.hpp"
 #include "tandem/process_pool.hpp"
 #include "tandem/shipping/build_id.hpp"
@@ -454,7 +455,8 @@ void PoolCore::run() noexcept {
   try {
     loop();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "tandem::ProcessPoolExecutor: dispatcher failed: %s\n", e.what());
+    tandem::log(LogLevel::critical, "process_pool",
+        std::string("tandem::ProcessPoolExecutor: dispatcher failed: ") + e.what());
     std::abort();
   }
   // Teardown: close the channels (idle workers read end-of-file and exit), then reap. The

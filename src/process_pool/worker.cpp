@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "tandem/log.hpp"
 #include "tandem/shipping/detail/shipped_map.hpp"
 #include "process_pool/wire.hpp"
 #include "tandem/shipping/build_id.hpp"
@@ -41,8 +42,10 @@ std::uint64_t now_ns() noexcept {
 }
 
 [[noreturn]] void die(const char* what) noexcept {
-  std::fprintf(stderr, "tandem process pool worker %d: %s: %s\n", static_cast<int>(getpid()),
-               what, std::strerror(errno));
+  const int err = errno;
+  tandem::log(LogLevel::critical, "process_pool",
+      "tandem process pool worker " + std::to_string(getpid()) + ": " + what + ": " +
+          std::strerror(err));
   _exit(70);
 }
 
@@ -246,14 +249,13 @@ void worker_main(const std::string& sock_name, std::uint64_t init_offset,
     try {
       reinterpret_cast<void (*)()>(shipping::function_address(init_offset))();
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "Exception in initializer:\n%s: %s\n",
-                   shipping::current_exception_type_name().c_str(), e.what());
-      std::fflush(stderr);
+      tandem::log(LogLevel::error, "process_pool",
+          "Exception in initializer:\n" + shipping::current_exception_type_name() + ": " +
+              e.what());
       _exit(1);
     } catch (...) {
-      std::fprintf(stderr, "Exception in initializer:\n%s\n",
-                   shipping::current_exception_type_name().c_str());
-      std::fflush(stderr);
+      tandem::log(LogLevel::error, "process_pool",
+          "Exception in initializer:\n" + shipping::current_exception_type_name());
       _exit(1);
     }
   }
@@ -298,7 +300,7 @@ void worker_main(const std::string& sock_name, std::uint64_t init_offset,
       try {
         used = next_frame(std::span<const std::byte>(in).subspan(pos, have - pos), type, body);
       } catch (const DecodeError& e) {
-        std::fprintf(stderr, "tandem process pool worker: %s\n", e.what());
+        tandem::log(LogLevel::critical, "process_pool", std::string("tandem process pool worker: ") + e.what());
         _exit(72);
       }
       if (used == 0) break;

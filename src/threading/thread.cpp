@@ -12,6 +12,7 @@
 // store is a release and each check an acquire, which gives the happens-before edges the
 // header promises.
 #include "detail/thread_names.hpp"
+#include "tandem/log.hpp"
 #include "tandem/threading/thread.hpp"
 
 #include <cxxabi.h>
@@ -80,9 +81,10 @@ void set_os_thread_name(const std::string& name) {
 }
 
 void write_stderr(const std::string& text) {
-  // One write, so that reports from several threads do not interleave.
-  std::fwrite(text.data(), 1, text.size(), stderr);
-  std::fflush(stderr);
+  // Through the log handler, without the final newline (<tandem/log.hpp>).
+  std::string_view t(text);
+  if (!t.empty() && t.back() == '\n') t.remove_suffix(1);
+  tandem::log(LogLevel::error, "threading", t);
 }
 
 }  // namespace

@@ -39,6 +39,7 @@
 #include <utility>
 #include <vector>
 
+#include "tandem/log.hpp"
 #include "tandem/detail/futex_mutex.hpp"
 #include "tandem/detail/wait.hpp"
 #include "tandem/errors.hpp"
@@ -75,7 +76,13 @@ inline void report_callback_exception(const void* future, std::exception_ptr e) 
     what = ex.what();
   } catch (...) {
   }
-  std::fprintf(stderr, "exception calling callback for <Future at %p>: %s\n", future, what);
+  char text[64];
+  std::snprintf(text, sizeof text, "exception calling callback for <Future at %p>: ", future);
+  try {
+    tandem::log(LogLevel::error, "futures", std::string(text) + what);
+  } catch (...) {  // std::string's allocation
+    tandem::log(LogLevel::error, "futures", text);
+  }
 }
 
 class FutureCore {
