@@ -68,7 +68,9 @@ struct TaskHooks {
 };
 
 /// Python logs "exception calling callback for <Future ...>" and carries on; so do we.
-inline void report_callback_exception(const void* future, std::exception_ptr e) noexcept {
+// Cold and out of the completion path: a callback that throws is a bug being reported.
+[[gnu::cold, gnu::noinline]] inline void report_callback_exception(const void* future,
+                                                                  std::exception_ptr e) noexcept {
   const char* what = "unknown exception";
   try {
     std::rethrow_exception(e);
