@@ -9,6 +9,7 @@
 #include "tandem/multiprocessing.hpp"
 #include "tandem/process_pool.hpp"
 #include "tandem/queue.hpp"
+#include "tandem/sched.hpp"
 #include "tandem/serialize.hpp"
 #include "tandem/threading.hpp"
 #include "tandem/version.hpp"
