@@ -229,7 +229,7 @@ class ProgressBar {
     std::size_t left = s.size();
     while (left > 0) {
       ssize_t w = ::write(opts_.fd, p, left);
-      if (w <= 0) break;  // progress output never fails the program
+      if (w <= 0) break;  // a failed write is dropped: progress output never throws
       p += w;
       left -= static_cast<std::size_t>(w);
     }
