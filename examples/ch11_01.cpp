@@ -20,7 +20,9 @@ void perform(std::stop_token running) {
 }
 
 int main(int argc, char** argv) {
-  demo::init(argc, argv);
+  demo::init(argc, argv,
+             "11.2 Threading: a function runs in a background thread (threading.Thread) "
+             "until you press Enter");
   tandem::Thread my_thread(perform, {.daemon = true});
   my_thread.start();
   demo::input("Press Enter to stop...");

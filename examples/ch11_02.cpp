@@ -37,7 +37,8 @@ class MyThread : public tandem::Thread {
 };
 
 int main(int argc, char** argv) {
-  demo::init(argc, argv);
+  demo::init(argc, argv,
+             "11.2 Threading: a Thread subclass overrides run(); stop() ends it and joins it");
   MyThread my_thread;
   my_thread.set_daemon(true);
   my_thread.start();

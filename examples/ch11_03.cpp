@@ -49,7 +49,8 @@ class MyThread : public tandem::Thread {
 };
 
 int main(int argc, char** argv) {
-  demo::init(argc, argv);
+  demo::init(argc, argv,
+             "11.3.1 Mutex locks: two threads add to one value, taking turns under a Lock");
   tandem::Lock value_lock;
   MyThread my_thread1("Thread 1", value_lock);
   my_thread1.set_daemon(true);

@@ -36,7 +36,8 @@ class Worker : public tandem::Thread {
 };
 
 int main(int argc, char** argv) {
-  demo::init(argc, argv);
+  demo::init(argc, argv,
+             "11.3.2 Event: three workers wait on one Event, then all start when it is set");
   tandem::Event signal_event;
   Worker my_thread1("Thread 1", signal_event);
   my_thread1.set_daemon(true);

@@ -42,7 +42,8 @@ class Worker : public tandem::Thread {
 };
 
 int main(int argc, char** argv) {
-  demo::init(argc, argv);
+  demo::init(argc, argv,
+             "11.4 Queue: three worker threads share a Queue of 15 jobs");
   tandem::Queue<int> q;
   // generate jobs
   demo::print("populate jobs");

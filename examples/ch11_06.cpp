@@ -35,7 +35,8 @@ class MyProcess : public mp::Process {
 
 int main(int argc, char** argv) {
   mp::init(argc, argv);
-  demo::init(argc, argv);
+  demo::init(argc, argv,
+             "11.5.1 Process: a counter runs in a child process (multiprocessing.Process)");
   MyProcess my_process;
   my_process.set_daemon(true);
   my_process.start();

@@ -45,7 +45,8 @@ class MyProcess : public mp::Process {
 
 int main(int argc, char** argv) {
   mp::init(argc, argv);
-  demo::init(argc, argv);
+  demo::init(argc, argv,
+             "11.5.2 Synchronizing processes: two processes add to a shared Value under its lock");
   mp::Value<int> shared_data(0, /*lock=*/true);
   MyProcess my_process1("Process 1", shared_data);
   my_process1.set_daemon(true);

@@ -33,7 +33,8 @@ void perform(tandem::Queue<int>& q, int a, int b, int c) {
 }
 
 int main(int argc, char** argv) {
-  demo::init(argc, argv);
+  demo::init(argc, argv,
+             "11.6.1 ThreadPoolExecutor: 14 tasks on 3 threads put their results in a Queue");
   auto t1 = std::chrono::steady_clock::now();
   tandem::Queue<int> q;
   {

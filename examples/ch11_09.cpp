@@ -37,7 +37,9 @@ void perform(tandem::mp::QueueProxy<int> q, int a, int b, int c) {
 
 int main(int argc, char** argv) {
   tandem::mp::init(argc, argv);
-  demo::init(argc, argv);
+  demo::init(argc, argv,
+             "11.6.2 ProcessPoolExecutor: 14 tasks on 3 processes, "
+             "results through a Manager's Queue");
   auto t1 = std::chrono::steady_clock::now();
   tandem::mp::Manager m;
   auto q = m.Queue<int>();

@@ -7,7 +7,8 @@
 //
 // Rank 0 splits N samples into T tasks, each with its own seed; worker ranks draw points in
 // the unit square and count those inside the quarter circle. Results arrive through
-// as_completed (a progress line per finished task), then pi ≈ 4 · hits / samples.
+// as_completed, shown by tandem::progress (a bar on a terminal, a line per 10% of the tasks
+// in a log), then pi ≈ 4 · hits / samples.
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -16,6 +17,7 @@
 #include <random>
 #include <vector>
 
+#include "tandem/futures/progress.hpp"
 #include "tandem/mpi.hpp"
 
 namespace {
@@ -37,10 +39,29 @@ Tally count_hits(std::uint64_t seed, std::uint64_t samples) {
   return t;
 }
 
+void usage() {
+  std::puts(
+      "usage: mpirun -n RANKS mpi_monte_carlo_pi [--samples N] [--tasks T] [--help]\n"
+      "Estimates pi by Monte Carlo with tandem::MpiPoolExecutor: rank 0 submits T tasks, the\n"
+      "other ranks draw the N points between them.\n"
+      "  --samples N  points drawn in all (default 20000000)\n"
+      "  --tasks T    tasks the points are split into (default 40)\n"
+      "  --help       this text\n"
+      "Without mpirun (world size 1) the tasks run on a local process pool.");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+      usage();  // before init: no MPI needed to read it
+      return 0;
+    }
   tandem::mpi::init(argc, argv);  // worker ranks serve tasks in here until rank 0 is done
+  // Line by line even into mpirun's pipe, so that stdout and the progress lines on stderr
+  // stay in the order they were written.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::uint64_t samples = 20'000'000, tasks = 40;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--samples")) samples = std::strtoull(argv[i + 1], nullptr, 10);
@@ -59,7 +80,7 @@ int main(int argc, char** argv) {
   }
   std::uint64_t hits = 0, done = 0;
   std::vector<std::uint64_t> per_rank(static_cast<std::size_t>(tandem::mpi::world_size()));
-  for (tandem::Future<Tally>& f : tandem::as_completed(fs)) {
+  for (tandem::Future<Tally>& f : tandem::progress(tandem::as_completed(fs), {.desc = "tasks"})) {
     const Tally t = f.result();
     hits += t.hits;
     done += t.samples;

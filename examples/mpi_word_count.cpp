@@ -5,8 +5,9 @@
 //   mpirun --hostfile hosts -n 8 ./mpi_word_count --dir /shared/texts
 //
 // Rank 0 lists the directory and maps count_words over the paths (chunks of a few files);
-// each worker rank reads its files and returns a word → count table; rank 0 merges them and
-// prints the most frequent words. On several machines the directory must be visible at the
+// each worker rank reads its files and returns a word → count table; rank 0 merges them, as
+// tandem::progress shows (the map knows its total: the number of paths), and prints the most
+// frequent words. On several machines the directory must be visible at the
 // same path on every node (NFS, a cluster file system): tasks ship paths, not contents.
 #include <stdlib.h>
 
@@ -24,6 +25,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tandem/futures/progress.hpp"
 #include "tandem/mpi.hpp"
 
 namespace fs = std::filesystem;
@@ -69,10 +71,29 @@ fs::path make_corpus(int files) {
   return dir;
 }
 
+void usage() {
+  std::puts(
+      "usage: mpirun -n RANKS mpi_word_count [--dir DIR] [--help]\n"
+      "Counts the words of the files in DIR with tandem::MpiPoolExecutor::map: the other ranks\n"
+      "read the files, rank 0 merges their counts and prints the most frequent words.\n"
+      "  --dir DIR  the files to count (default: 24 generated files in a new /tmp directory,\n"
+      "             removed afterwards); on several nodes DIR must have the same path on each\n"
+      "  --help     this text\n"
+      "Without mpirun (world size 1) the files are read by a local process pool.");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+      usage();  // before init: no MPI needed to read it
+      return 0;
+    }
   tandem::mpi::init(argc, argv);
+  // Line by line even into mpirun's pipe, so that stdout and the progress lines on stderr
+  // stay in the order they were written.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   fs::path dir;
   bool generated = false;
   for (int i = 1; i + 1 < argc; i += 2)
@@ -91,7 +112,8 @@ int main(int argc, char** argv) {
               dir.c_str(), ex.num_workers());
   std::map<std::string, std::uint64_t> total;
   std::uint64_t words = 0;
-  for (const Counts& c : ex.map(count_words, paths, tandem::MapOptions{.chunksize = 2})) {
+  for (const Counts& c : tandem::progress(
+           ex.map(count_words, paths, tandem::MapOptions{.chunksize = 2}), {.desc = "files"})) {
     for (const auto& [w, n] : c) {
       total[w] += n;
       words += n;

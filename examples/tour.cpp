@@ -6,12 +6,19 @@
 #include <cstdio>
 #include <deque>
 #include <mutex>
+#include <numeric>
 #include <string>
 #include <vector>
 
+#include "common/demo.hpp"
+
 using namespace std::chrono_literals;
 
-int main() {
+int main(int argc, char** argv) {
+  demo::init(argc, argv, "a short tour of tandem: each stop is one Python idiom and its C++ twin");
+  // Line by line even into a pipe: the progress lines go to stderr, unbuffered, and a log
+  // that holds both must show them in the order they were written.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::puts("1. Thread + Lock: four threads add to one counter under a Lock");
   {
     tandem::Lock lock;
@@ -122,7 +129,23 @@ int main() {
     std::printf("\n");
   }
 
-  std::puts("7. multiprocessing: two processes add to one shared Value under its lock");
+  std::puts("7. progress: a bar on a terminal, a line per 10% in a log (on stderr)");
+  {
+    tandem::ThreadPoolExecutor executor(2);
+    std::vector<int> inputs(200);
+    std::iota(inputs.begin(), inputs.end(), 1);
+    auto slow_square = [](int x) {
+      demo::sleep(5ms);  // some work to watch: 200 x 5 ms on 2 threads, about half a second
+      return long{x} * x;
+    };
+    long sum = 0;
+    // The total (200) comes from the map: its input has a size.
+    for (long y : tandem::progress(executor.map(slow_square, inputs), {.desc = "   squares"}))
+      sum += y;
+    std::printf("   sum of squares 1..200 = %ld (expected 2686700)\n", sum);
+  }
+
+  std::puts("8. multiprocessing: two processes add to one shared Value under its lock");
   {
     tandem::mp::Value<long> shared(0);
     std::deque<tandem::mp::Process> procs;
@@ -140,7 +163,7 @@ int main() {
                 procs[0].exitcode().value_or(-1), procs[1].exitcode().value_or(-1));
   }
 
-  std::puts("8. Misuse raises what Python raises");
+  std::puts("9. Misuse raises what Python raises");
   try {
     tandem::Lock().release();
   } catch (const tandem::RuntimeError& e) {

@@ -2,15 +2,20 @@
 // examples/common/demo.hpp — what the seed programs need besides tandem itself, so that each
 // can run unattended (CI: `prog --speed 20 --seconds 2 </dev/null`) as well as by hand.
 //
-//   demo::init(argc, argv)   parses  --seconds N  (bound the whole run; default: unbounded)
+//   demo::init(argc, argv, about)
+//                            parses  --seconds N  (bound the whole run; default: unbounded)
 //                                    --speed K    (divide the chapter's sleeps by K; default 1)
+//                                    --help       (usage and `about`, then exit 0)
+//                                    --about      (`about` alone: scripts/demo prints it
+//                                                 before it runs the program)
 //   demo::print(a, b, ...)   Python's print(a, b, ...): items joined by one space, one line,
 //                            written at once and flushed (lines of different threads never mix)
 //   demo::sleep(d)           time.sleep(d / speed), cut at the --seconds bound
 //   demo::sleep(d, token)    the same, but woken at once by a stop request (returns false then)
 //   demo::input(prompt)      input(prompt): returns when Enter is pressed, when the --seconds
 //                            bound passes, or at end of input (at once without --seconds;
-//                            with --seconds it waits for the bound, so the demo runs its time)
+//                            with --seconds it waits for the bound, so the demo runs its time).
+//                            The prompt is a line of its own (see input() below).
 #pragma once
 
 #include <poll.h>
@@ -44,10 +49,37 @@ inline Settings& settings() {
   return s;
 }
 
-inline void init(int argc, char** argv) {
+inline void usage(std::FILE* out, const char* argv0, const char* about) {
+  const char* slash = std::strrchr(argv0, '/');
+  const char* name = slash ? slash + 1 : argv0;
+  std::fprintf(out,
+               "usage: %s [--speed K] [--seconds N] [--help] [--about]\n"
+               "%s\n"
+               "  --speed K    make the chapter's sleeps K times shorter (default 1)\n"
+               "  --seconds N  end the run after N seconds at most (default: no bound)\n"
+               "  --help       this text\n"
+               "  --about      only the line above the options\n"
+               "Where the book's program waits for Enter (\"Press Enter to stop...\"), so does\n"
+               "this one; it also stops at the end of piped input, or when --seconds passes.\n",
+               name, about);
+}
+
+/// Parses the demo options (see the top of this file); `about` says in one line what the
+/// program demonstrates.
+inline void init(int argc, char** argv, const char* about) {
   Settings& s = settings();
-  for (int i = 1; i + 1 < argc; i += 2) {
-    double v = std::strtod(argv[i + 1], nullptr);
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      usage(stdout, argv[0], about);
+      std::exit(0);
+    }
+    if (std::strcmp(argv[i], "--about") == 0) {
+      std::printf("%s\n", about);
+      std::exit(0);
+    }
+  }
+  for (int i = 1; i < argc; i += 2) {
+    const double v = i + 1 < argc ? std::strtod(argv[i + 1], nullptr) : -1;
     if (std::strcmp(argv[i], "--speed") == 0 && v > 0) {
       s.speed = v;
     } else if (std::strcmp(argv[i], "--seconds") == 0 && v >= 0) {
@@ -55,7 +87,7 @@ inline void init(int argc, char** argv) {
       s.end = std::chrono::steady_clock::now() +
               std::chrono::duration_cast<std::chrono::steady_clock::duration>(tandem::duration(v));
     } else {
-      std::fprintf(stderr, "usage: %s [--speed K] [--seconds N]\n", argv[0]);
+      usage(stderr, argv[0], about);
       std::exit(2);
     }
   }
@@ -93,9 +125,12 @@ void print(const Args&... args) {
   std::fflush(stdout);
 }
 
+// The prompt is printed as a whole line. Python's input() leaves the cursor after it, and
+// the book's threads and processes go on printing while it waits, so their first line was
+// glued to the prompt ("Press Enter to stop...counter: 1"). On a terminal the Enter typed
+// is echoed, which leaves one empty line; piped input echoes nothing.
 inline void input(const char* prompt) {
-  std::fputs(prompt, stdout);
-  std::fflush(stdout);
+  print(prompt);
   for (;;) {
     const tandem::duration left = remaining();
     const int timeout_ms =
@@ -115,8 +150,6 @@ inline void input(const char* prompt) {
     if (settings().bounded) tandem::sleep(remaining());
     break;
   }
-  std::fputs("\n", stdout);  // nobody typed a newline: end the prompt's line ourselves
-  std::fflush(stdout);
 }
 
 }  // namespace demo

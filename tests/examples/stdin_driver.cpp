@@ -13,7 +13,8 @@
 //        tty    the program's stdin, stdout and stderr are a new pseudo-terminal, which is its
 //               controlling terminal; once every --wait TEXT has appeared, "\r" is typed (the
 //               Enter key: the line discipline hands the program "\n" and echoes "\r\n").
-//               Carriage returns are dropped from the output before it is checked.
+//               Carriage returns are dropped from the output as it arrives (the terminal
+//               ends lines with "\r\n"), so TEXTs hold only "\n"s in every mode.
 //
 // In TEXT, "\n" stands for a newline. The driver passes (exit 0) when the program exits with
 // status 0 before the bound (--timeout, default 120 s from the start, generous for a loaded
@@ -229,7 +230,8 @@ int main(int argc, char** argv) {
     const ssize_t got = ::read(child.out, buf, sizeof buf);
     if (got < 0 && errno == EINTR) continue;
     if (got > 0) {
-      out.append(buf, static_cast<std::size_t>(got));
+      for (ssize_t k = 0; k < got; ++k)
+        if (o.mode != "tty" || buf[k] != '\r') out += buf[k];
       continue;
     }
     // End of output: 0 from a pipe; EIO from a pty master once the program is gone.
@@ -253,7 +255,6 @@ int main(int argc, char** argv) {
     ::waitpid(child.pid, nullptr, 0);
   }
 
-  if (o.mode == "tty") std::erase(out, '\r');
   std::size_t pos = 0;
   for (const auto& e : o.expects) {
     if (!failure.empty()) break;

@@ -35,6 +35,9 @@
 //    and does not wait for any of them. An exception from `submit` (e.g. RuntimeError after
 //    shutdown) propagates from the constructor or the step that submitted, after cancelling
 //    what the constructor had already submitted.
+//  * size_hint(): how many results a full iteration yields when every input range has a
+//    size (std::size, read at the map() call: the shortest), else std::nullopt — what
+//    tandem::progress() shows as the total of a map.
 //  * Results may be move-only: *it is an R& to the current value, moved out of its chunk;
 //    ++ destroys it.
 //  * Single pass (begin(), end(), an input iterator: detail::PullRange, pull_range.hpp); the
@@ -49,6 +52,7 @@
 // it); a chunk's exception surfaces at its position, with the values before it delivered.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -93,7 +97,17 @@ template <class T>
 auto end_of(T& t) -> decltype(end(t)) {
   return end(t);
 }
+using std::size;
+template <class T>
+auto size_of(T& t) -> decltype(size(t)) {
+  return size(t);
+}
 }  // namespace adl
+
+/// A range whose length is known without reading it (a container, an array: std::size or an
+/// ADL size()).
+template <class T>
+concept SizedInput = requires(T& t) { adl::size_of(t); };
 
 template <class R>
 class HeldRange {
@@ -101,6 +115,7 @@ class HeldRange {
   using Store = std::conditional_t<std::is_lvalue_reference_v<R>, T*, T>;
 
  public:
+  using range_type = T;
   using iterator = decltype(adl::begin_of(std::declval<T&>()));
   using value_type = std::decay_t<decltype(*std::declval<iterator&>())>;
 
@@ -135,6 +150,18 @@ struct MapInput {
   explicit MapInput(Rs&&... rs) : ranges(HeldRange<Rs>(std::forward<Rs>(rs))...) {
     its = std::apply([](auto&... h) { return std::make_tuple(adl::begin_of(h.get())...); },
                      ranges);
+  }
+  /// How many items the zip yields: the shortest input's size, when every input has one.
+  std::optional<std::size_t> size() {
+    if constexpr ((SizedInput<typename HeldRange<Rs>::range_type> && ...)) {
+      return std::apply(
+          [](auto&... h) {
+            return std::min({static_cast<std::size_t>(adl::size_of(h.get()))...});
+          },
+          ranges);
+    } else {
+      return std::nullopt;
+    }
   }
   bool at_end() {
     return [&]<std::size_t... I>(std::index_sequence<I...>) {
@@ -194,7 +221,8 @@ class MapRange : public detail::PullRange<MapRange<R, Item, Submit, Rs...>, R> {
         buffersize_(opts.buffersize),
         deadline_(opts.timeout ? detail::clamped_deadline(*opts.timeout)
                                : detail::Deadline::never()),
-        in_(std::make_unique<detail::MapInput<Rs...>>(std::forward<Rs>(ranges)...)) {
+        in_(std::make_unique<detail::MapInput<Rs...>>(std::forward<Rs>(ranges)...)),
+        size_hint_(in_->size()) {
     const std::size_t limit = buffersize_ == 0 ? SIZE_MAX : buffersize_;
     try {
       for (std::size_t i = 0; i < limit && submit_chunk(); ++i) {
@@ -206,6 +234,13 @@ class MapRange : public detail::PullRange<MapRange<R, Item, Submit, Rs...>, R> {
   }
   MapRange(MapRange&&) noexcept = default;
   ~MapRange() { cancel_rest(); }
+
+  /// The number of results a complete iteration yields, when every input range had a size
+  /// at the map() call (the shortest of them); std::nullopt otherwise. An exception of fn,
+  /// a timeout or a cancellation ends the iteration sooner. tandem::progress() takes its
+  /// total from here. (Not size(): the range is a single-pass input range, and a size()
+  /// present for some inputs only would make it look like a sized range to generic code.)
+  std::optional<std::size_t> size_hint() const noexcept { return size_hint_; }
 
  private:
   // Reads up to chunksize items and submits them; false once the input is used up.
@@ -269,6 +304,7 @@ class MapRange : public detail::PullRange<MapRange<R, Item, Submit, Rs...>, R> {
   std::size_t buffersize_;
   detail::Deadline deadline_;
   std::unique_ptr<detail::MapInput<Rs...>> in_;
+  std::optional<std::size_t> size_hint_;  // read before the constructor reads any input
   bool input_done_ = false;
   std::deque<Future<Chunk>> futs_;
   std::optional<Future<Chunk>> held_;  // the chunk being consumed (see advance())
