@@ -27,14 +27,15 @@ namespace {
 using tp = tandem::scheduler::time_point;
 constexpr tandem::duration kTimeout = 60s;
 
-/// test_sched.Timer: a fake clock whose sleep() blocks until advance() lets time move on.
+/// test_sched.Timer: a fake clock; its delay function (Python's time.sleep stand-in) waits on
+/// a Condition until advance() lets the fake time move on — no real time passes.
 class FakeTimer {
  public:
   tp time() {
     std::lock_guard<tandem::Condition> g(cond_);
     return origin_ + to_d(time_);
   }
-  void sleep(tandem::duration t) {
+  void delay(tandem::duration t) {
     std::lock_guard<tandem::Condition> g(cond_);
     ASSERT_GE(t.count(), 0);
     double target = time_ + t.count();
@@ -68,7 +69,7 @@ class FakeTimer {
 struct Fake {
   FakeTimer timer;
   tandem::scheduler s{[this] { return timer.time(); },
-                      [this](tandem::duration d) { timer.sleep(d); }};
+                      [this](tandem::duration d) { timer.delay(d); }};
 };
 
 // test_sched.test_enter
