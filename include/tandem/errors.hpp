@@ -12,6 +12,7 @@
 //   queue.Empty / queue.Full / queue.ShutDown      tandem::Empty / Full / ShutDown
 //   concurrent.futures.CancelledError              tandem::CancelledError
 //   concurrent.futures.InvalidStateError           tandem::InvalidStateError
+//   LookupError (contextvars)                      tandem::LookupError
 //   threading.BrokenBarrierError (a RuntimeError)  tandem::BrokenBarrierError
 //   concurrent.futures.BrokenExecutor (RuntimeErr.) tandem::BrokenExecutor
 //     → BrokenThreadPool, BrokenProcessPool → WorkerDied
@@ -83,6 +84,13 @@ class CancelledError : public Error {
 };
 
 class InvalidStateError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// LookupError: a key or variable with no value (ContextVar::get() of an unset variable
+/// without a default, as Python's LookupError).
+class LookupError : public Error {
  public:
   using Error::Error;
 };
