@@ -16,6 +16,7 @@ ProcessPoolExecutor::ProcessPoolExecutor(ProcessPoolOptions opts)
 ProcessPoolExecutor::~ProcessPoolExecutor() { shutdown(true); }
 
 void ProcessPoolExecutor::shutdown(bool wait, bool cancel_futures) {
+  close_timers();
   if (core_) core_->shutdown(wait, cancel_futures);
 }
 

@@ -75,6 +75,11 @@
 //    future fails with TimeoutError, and a replacement starts. The pool watches whichever
 //    task the worker runs, also one behind finished tasks whose results are still batched
 //    (those are delivered from the worker's log when it is killed).
+//  * submit(TaskOptions{.priority = p}, ...): the dispatcher sends higher priorities first
+//    among the tasks it still holds (ties in submission order); tasks already sent to a
+//    worker's window keep their place. Priority 0, the default, costs nothing extra.
+//  * call_later / call_at / call_every (futures/timers.hpp): the function is shipped and
+//    submitted when the timer falls due; shutdown() cancels pending timers.
 //  * future.cancel() on a RUNNING task kills (and replaces) its worker and returns true — a
 //    documented difference from Python, where cancel() of a running task returns false. A
 //    task is RUNNING from the moment it is sent to a worker (Python's call-queue quirk,
@@ -114,6 +119,7 @@
 #include "tandem/detail/timeout.hpp"
 #include "tandem/futures/future.hpp"
 #include "tandem/futures/options.hpp"       // MapOptions, TaskOptions
+#include "tandem/futures/timers.hpp"        // call_later, call_at, call_every
 #include "tandem/futures/thread_pool.hpp"
 #include "tandem/process_pool/detail/task.hpp"
 #include "tandem/process_pool/options.hpp"  // ProcessPoolOptions, ProcessPoolStats
@@ -157,7 +163,7 @@ template <class R, class Fp, class... Rs>
 using ProcessMapResult =
     MapRange<R, typename detail::ShippedMap<Fp>::Item, detail::MapSubmit<Fp>, Rs...>;
 
-class ProcessPoolExecutor {
+class ProcessPoolExecutor : public detail::ExecutorTimers<ProcessPoolExecutor> {
  public:
   explicit ProcessPoolExecutor(std::size_t max_workers = 0)
       : ProcessPoolExecutor(ProcessPoolOptions{.max_workers = max_workers}) {}
@@ -215,6 +221,7 @@ class ProcessPoolExecutor {
       const double s = topts.timeout->count();
       st->timeout_s = s > 0 ? s : 1e-9;
     }
+    st->priority = topts.priority;
     st->init_refs(2);
     Future<R> fut(st, detail::AdoptRef{});
     try {

@@ -158,10 +158,12 @@ void PoolScheduler::fork_prepare() noexcept {
     p->spawn_mu_.lock();
     p->reg_mu_.lock();
     p->overflow_mu_.lock();
+    p->prio_.lock();
   }
 }
 void PoolScheduler::fork_parent() noexcept {
   for (PoolScheduler* p = pools_head(); p; p = p->reg_next_) {
+    p->prio_.unlock();
     p->overflow_mu_.unlock();
     p->reg_mu_.unlock();
     p->spawn_mu_.unlock();
@@ -176,6 +178,7 @@ void PoolScheduler::fork_child() noexcept {
     p->inherited_.store(true, std::memory_order_relaxed);
     p->broken_.store(true, std::memory_order_release);
     p->shutdown_.store(true, std::memory_order_relaxed);
+    p->prio_.unlock();
     p->overflow_mu_.unlock();
     p->reg_mu_.unlock();
     p->spawn_mu_.unlock();
@@ -253,7 +256,7 @@ PoolScheduler::Slot* PoolScheduler::my_slot() {
   return found;
 }
 
-void PoolScheduler::enqueue(FutureCore* task) {
+void PoolScheduler::check_open(FutureCore* task) {
   if (broken_.load(std::memory_order_acquire)) {  // first, as Python
     task->release();
     throw BrokenThreadPool(broken_reason_.load(std::memory_order_relaxed));
@@ -262,6 +265,32 @@ void PoolScheduler::enqueue(FutureCore* task) {
     task->release();
     throw RuntimeError("cannot schedule new futures after shutdown");
   }
+}
+
+void PoolScheduler::enqueue_priority(FutureCore* task, int priority) {
+  check_open(task);
+  // shutdown() sets shutdown_ under this lock too: a task pushed here before it is seen by
+  // the workers' last scan or by drain_leftovers.
+  prio_.lock();
+  if (shutdown_.load(std::memory_order_relaxed)) {
+    prio_.unlock();
+    task->release();
+    throw RuntimeError("cannot schedule new futures after shutdown");
+  }
+  try {
+    prio_.push_locked(task, priority);
+  } catch (...) {
+    prio_.unlock();
+    task->release();
+    throw;
+  }
+  prio_.unlock();
+  seq_cst_fence();
+  after_push();
+}
+
+void PoolScheduler::enqueue(FutureCore* task) {
+  check_open(task);
   Slot* s;
   try {
     s = my_slot();  // may allocate (a first submit from this thread)
@@ -293,6 +322,12 @@ void PoolScheduler::enqueue(FutureCore* task) {
       }
     }
   }
+  after_push();
+}
+
+// After a push and a seq_cst fence: wake a sleeper unless someone is searching (Dekker with
+// the worker's sleepers_++ / searching_-- / scan), and start a worker if Python would.
+void PoolScheduler::after_push() {
   if (searching_.load(std::memory_order_relaxed) == 0 &&
       sleepers_.load(std::memory_order_relaxed) != 0)
     wake_one();
@@ -336,6 +371,7 @@ void PoolScheduler::maybe_spawn() {
 }
 
 FutureCore* PoolScheduler::find_task(std::size_t self) {
+  if (FutureCore* t = prio_.take(true)) return t;
   if (self < max_workers_) {
     if (FutureCore* t = slots_[self].dq.take()) return t;
   }
@@ -346,7 +382,7 @@ FutureCore* PoolScheduler::find_task(std::size_t self) {
     if (FutureCore* t = slots_[i].dq.steal()) return t;
   }
   if (FutureCore* t = overflow_->dq.steal()) return t;
-  return nullptr;
+  return prio_.take(false);
 }
 
 void PoolScheduler::fail_broken(FutureCore* t) {
@@ -520,10 +556,16 @@ void PoolScheduler::shutdown(bool wait, bool cancel_futures) {
     return;
   }
   overflow_mu_.lock();
+  prio_.lock();
   shutdown_.store(true, std::memory_order_seq_cst);
+  prio_.unlock();
   overflow_mu_.unlock();
   seq_cst_fence();
   if (cancel_futures) {
+    while (FutureCore* t = prio_.take_any()) {
+      t->cancel();
+      t->release();
+    }
     std::size_t n = nslots();
     for (std::size_t i = 0; i <= n; ++i) {
       Slot& s = i == n ? *overflow_ : slots_[i];
@@ -567,9 +609,9 @@ void PoolScheduler::shutdown(bool wait, bool cancel_futures) {
 // child, that no worker will ever run): run (or fail) them in the calling thread.
 void PoolScheduler::drain_leftovers() {
   std::size_t n = nslots();
-  for (std::size_t i = 0; i <= n; ++i) {
-    Slot& s = i == n ? *overflow_ : slots_[i];
-    while (FutureCore* t = s.dq.steal()) {
+  for (std::size_t i = 0; i <= n + 1; ++i) {
+    Slot* s = i > n ? nullptr : i == n ? overflow_ : &slots_[i];
+    while (FutureCore* t = s ? s->dq.steal() : prio_.take_any()) {
       if (broken_.load(std::memory_order_acquire))
         fail_broken(t);
       else
@@ -589,6 +631,8 @@ PoolStats PoolScheduler::stats() const noexcept {
     st.queued += static_cast<std::uint64_t>(s.dq.size());
     if (i < max_workers_) st.workers_busy += s.busy.load(std::memory_order_relaxed);
   }
+  st.submitted += prio_.pushed();
+  st.queued += prio_.size();
   st.workers = nthreads_.load(std::memory_order_relaxed);
   std::size_t ne = n_external_.load(std::memory_order_acquire);
   for (std::size_t i = 0; i < ne; ++i)

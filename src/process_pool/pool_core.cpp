@@ -287,8 +287,7 @@ void PoolCore::dispatch() {
     std::size_t at = 0;
     bool begun = false;
     while (n > 0 && !ready_.empty()) {
-      PTask* t = ready_.front();
-      ready_.pop_front();
+      PTask* t = ready_.pop_front();
       FutureCore& c = t->core();
       const auto phase = c.load() & FutureCore::kPhaseMask;
       if (phase == FutureCore::kPending) {
@@ -358,11 +357,10 @@ void PoolCore::flush_out(std::size_t slot) {
 void PoolCore::break_pool(const std::string& why) {
   broken_msg_ = why;
   broken_.store(1, std::memory_order_release);
-  for (PTask* t : ready_) {
+  for (PTask* t : ready_.take_all()) {
     t->fail(std::make_exception_ptr(BrokenProcessPool(why)));
     finish(t);
   }
-  ready_.clear();
 }
 
 bool PoolCore::idle() const noexcept {
@@ -386,7 +384,7 @@ void PoolCore::loop() {
     drain_cancels();
     if (broken_.load(std::memory_order_relaxed) && !ready_.empty()) break_pool(broken_msg_);
     if (cancel_futures_.load(std::memory_order_acquire) && (gate_.load() & kShut)) {
-      for (PTask* t : ready_) {
+      for (PTask* t : ready_.take_all()) {
         FutureCore& c = t->core();
         if ((c.load() & FutureCore::kPhaseMask) == FutureCore::kPending)
           c.cancel();
@@ -394,8 +392,7 @@ void PoolCore::loop() {
           c.cancel_from_running();
         finish(t);
       }
-      ready_.clear();
-    }
+        }
     if (const int sig = signal_req_.exchange(0); sig > 0) {
       for (std::size_t i = 0; i < w_.size(); ++i)  // the spare too
         if (w_[i].alive()) {
@@ -493,11 +490,10 @@ void PoolCore::run() noexcept {
     futex_wait(cancel_guard_, g, Deadline::after(duration(0.001)));
   drain_cancels();
   drain_incoming();
-  for (PTask* t : ready_) {
+  for (PTask* t : ready_.take_all()) {
     t->fail(std::make_exception_ptr(BrokenProcessPool("the process pool shut down")));
     finish(t);
   }
-  ready_.clear();
   publish_load();
   done_.store(1, std::memory_order_release);
   futex_wake_all(done_);

@@ -143,6 +143,29 @@ bool publish(FutureState<T>& s, Outcome<T>&& o) noexcept {
   return true;
 }
 
+/// Completes `to` (RUNNING) with the outcome of the done future `from`, which nobody else
+/// reads (so its value may be moved out): the value, the exception, or the cancellation.
+template <class R>
+void forward_outcome(FutureState<R>& from, FutureState<R>& to) noexcept {
+  if (from.cancelled()) {
+    to.cancel_from_running();
+    return;
+  }
+  Outcome<R> o;
+  if (from.has_exception()) {
+    o.error = from.stored_exception();
+  } else if constexpr (std::is_void_v<R>) {
+    o.value.emplace(true);
+  } else {
+    try {
+      o.value.emplace(std::move(from.value()));
+    } catch (...) {
+      o.error = std::current_exception();
+    }
+  }
+  publish(to, std::move(o));
+}
+
 struct AdoptRef {};
 
 template <class T>
@@ -227,6 +250,38 @@ class Future {
     return next;
   }
 
+  /// A Future of fn(result()) (fn() when T is void) run on a worker of `ex` — submitted there
+  /// with ex.submit(fn, value) once this future is done, never called inline (not even when
+  /// this future is already done). A failure (exception or cancellation, as CancelledError)
+  /// passes on to the returned future without calling fn. `ex` must outlive this future's
+  /// completion; if it refuses the task (shut down), the returned future gets that error.
+  /// Cancelling the returned future before fn is submitted prevents the call.
+  template <class Ex, class F>
+  auto then(Ex& ex, F fn) {
+    using Inner = decltype(submit_continuation(ex, fn, std::declval<Future&>()));
+    using U = typename Inner::value_type;
+    Future<U> next;
+    s_->add_callback([next, fn = std::move(fn), ex = &ex](detail::FutureCore& c) mutable {
+      Future self(static_cast<detail::FutureState<T>*>(&c));
+      try {
+        if (!next.set_running_or_notify_cancel()) return;
+      } catch (...) {  // completed by hand
+        return;
+      }
+      try {
+        Future<U> inner = submit_continuation(*ex, fn, self);
+        inner.state()->add_callback([next](detail::FutureCore& ic) mutable {
+          detail::forward_outcome(static_cast<detail::FutureState<U>&>(ic), *next.state());
+        });
+      } catch (...) {  // this future's failure, or the executor's refusal
+        detail::Outcome<U> o;
+        o.error = std::current_exception();
+        detail::publish(*next.state(), std::move(o));
+      }
+    });
+    return next;
+  }
+
   bool set_running_or_notify_cancel() { return s_->set_running_or_notify_cancel(); }
   void set_result()
     requires std::is_void_v<T>
@@ -270,6 +325,16 @@ class Future {
       return fn(self.get());
     } else {
       return fn(self.get());
+    }
+  }
+
+  template <class Ex, class F>
+  static auto submit_continuation(Ex& ex, F& fn, Future& self) {
+    if constexpr (std::is_void_v<T>) {
+      self.get();
+      return ex.submit(fn);
+    } else {
+      return ex.submit(fn, self.get());
     }
   }
 

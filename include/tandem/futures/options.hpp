@@ -32,11 +32,18 @@ struct MapOptions {
   std::size_t buffersize = 0;  // 0: no bound on results in flight (Python's None)
 };
 
-/// submit(TaskOptions{...}, fn, args...): per-task options, beyond Python. `timeout` counts
-/// from the task's start; ProcessPoolExecutor kills the worker running a task that passes it
-/// (the task really stops) and fails its future with TimeoutError.
+/// submit(TaskOptions{...}, fn, args...): per-task options, beyond Python; one type for every
+/// executor.
+///  * timeout counts from the task's start. ProcessPoolExecutor kills the worker running a task
+///    that passes it (the task really stops); ThreadPoolExecutor fails the future with
+///    TimeoutError and requests a stop through the task's std::stop_token when it takes one
+///    (a thread cannot be killed: the worker stays busy until the task returns).
+///  * priority: higher runs first among the tasks still queued (ties in submission order);
+///    0, the default, keeps a plain submit's path and cost. ProcessPoolExecutor orders its
+///    dispatcher's queue (tasks already sent to a worker's window keep their place).
 struct TaskOptions {
   std::optional<duration> timeout{};
+  int priority = 0;
 };
 
 }  // namespace tandem

@@ -59,11 +59,13 @@
 //  (see wait.hpp).
 #pragma once
 
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <stop_token>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -73,38 +75,12 @@
 #include "tandem/futures/future.hpp"
 #include "tandem/futures/map_range.hpp"
 #include "tandem/futures/options.hpp"  // ThreadPoolOptions, MapOptions, TaskOptions
+#include "tandem/futures/timers.hpp"
 #include "tandem/futures/detail/pool_scheduler.hpp"
+#include "tandem/futures/detail/task_state.hpp"
+#include "tandem/futures/detail/timer_service.hpp"
 
 namespace tandem {
-
-namespace detail {
-
-/// A task and its future's state in one allocation.
-template <class R, class Fn>
-class TaskState final : public FutureState<R> {
- public:
-  explicit TaskState(Fn&& fn) : fn_(std::move(fn)) {}
-
-  void run_task(TaskHooks* hooks) noexcept override {
-    bool go = false;
-    try {
-      go = this->set_running_or_notify_cancel();
-    } catch (...) {  // completed by hand before it ran: nothing to do
-    }
-    if (!go) {
-      if (hooks) hooks->finishing();
-      return;
-    }
-    Outcome<R> o = Outcome<R>::capture(fn_);
-    if (hooks) hooks->finishing();
-    publish(*this, std::move(o));  // false: someone set the future by hand meanwhile
-  }
-
- private:
-  Fn fn_;
-};
-
-}  // namespace detail
 
 class ThreadPoolExecutor;
 
@@ -126,7 +102,7 @@ template <class R, class Fn, class... Rs>
 using MapResult = MapRange<R, detail::MapItem<Rs...>,
                            detail::ThreadMapSubmit<R, Fn, detail::MapItem<Rs...>>, Rs...>;
 
-class ThreadPoolExecutor {
+class ThreadPoolExecutor : public detail::ExecutorTimers<ThreadPoolExecutor> {
  public:
   explicit ThreadPoolExecutor(std::size_t max_workers = 0)
       : ThreadPoolExecutor(ThreadPoolOptions{max_workers, {}, {}}) {}
@@ -136,16 +112,59 @@ class ThreadPoolExecutor {
   ~ThreadPoolExecutor() { shutdown(true); }
 
   template <class F, class... Args>
+    requires(!std::is_same_v<std::decay_t<F>, TaskOptions>)
   auto submit(F&& fn, Args&&... args) {
-    using R = std::remove_cvref_t<std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>...>>;
-    auto call = [f = std::forward<F>(fn),
-                 tup = std::make_tuple(std::forward<Args>(args)...)]() mutable -> R {
-      return std::apply(f, std::move(tup));
-    };
-    auto* st = new detail::TaskState<R, decltype(call)>(std::move(call));
+    if constexpr (takes_stop_token<F, Args...>) {
+      return submit(TaskOptions{}, std::forward<F>(fn), std::forward<Args>(args)...);
+    } else {
+      auto call = make_call(std::forward<F>(fn), std::forward<Args>(args)...);
+      using R = typename CallResult<false, decltype(call)>::type;
+      auto* st = new detail::TaskState<R, decltype(call)>(std::move(call));
+      st->init_refs(2);
+      Future<R> fut(st, detail::AdoptRef{});
+      sched_->enqueue(st);
+      return fut;
+    }
+  }
+
+  /// submit with per-task options: priority (higher first among queued tasks), timeout (from
+  /// the task's start: the future fails with TimeoutError, the thread is not stopped), and a
+  /// std::stop_token as fn's first parameter when fn takes one (see task_state.hpp).
+  template <class F, class... Args>
+  auto submit(const TaskOptions& topts, F&& fn, Args&&... args) {
+    constexpr bool stop = takes_stop_token<F, Args...>;
+    auto call = make_call(std::forward<F>(fn), std::forward<Args>(args)...);
+    using R = typename CallResult<stop, decltype(call)>::type;
+    std::int64_t timeout_ns = -1;
+    if (topts.timeout) {
+      const double s = topts.timeout->count();
+      timeout_ns = s > 0 ? static_cast<std::int64_t>(std::min(s, 1e9) * 1e9) : 0;
+    }
+    auto* st = new detail::OptionTask<R, decltype(call), stop>(std::move(call), timeout_ns);
     st->init_refs(2);
     Future<R> fut(st, detail::AdoptRef{});
-    sched_->enqueue(st);
+    if (topts.priority != 0)
+      sched_->enqueue_priority(st, topts.priority);
+    else
+      sched_->enqueue(st);
+    return fut;
+  }
+
+  /// call_at with the task itself waiting in the timer (timers.hpp has the contract).
+  template <class F, class... Args>
+  auto call_at(time_point when, F fn, Args... args) {
+    auto call = make_call(std::move(fn), std::move(args)...);
+    using R = typename CallResult<false, decltype(call)>::type;
+    using Task = detail::DelayedTask<R, decltype(call), detail::PoolScheduler>;
+    auto* st = new Task(std::move(call), sched_.get(), timer_owner());
+    st->init_refs(2);  // the future and the timer
+    Future<R> fut(st, detail::AdoptRef{});
+    try {
+      detail::TimerService::instance().add(st, detail::to_ns(when));
+    } catch (...) {
+      st->release();
+      throw;
+    }
     return fut;
   }
 
@@ -158,13 +177,40 @@ class ThreadPoolExecutor {
         std::forward<Args>(args)...);
   }
 
+  /// Also cancels the pool's pending timers and stops its call_every ticks (timers.hpp).
   void shutdown(bool wait = true, bool cancel_futures = false) {
+    close_timers();
     sched_->shutdown(wait, cancel_futures);
   }
   PoolStats stats() const noexcept { return sched_->stats(); }
   std::size_t max_workers() const noexcept { return sched_->max_workers(); }
 
  private:
+  template <class F, class... Args>
+  static constexpr bool takes_stop_token =
+      std::is_invocable_v<std::decay_t<F>&, std::stop_token, std::decay_t<Args>...> &&
+      !std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>...>;
+
+  /// fn and args decay-copied into one callable: call() or call(token).
+  template <class F, class... Args>
+  static auto make_call(F&& fn, Args&&... args) {
+    return [f = std::forward<F>(fn),
+            tup = std::make_tuple(std::forward<Args>(args)...)](auto&&... token) mutable
+           -> decltype(auto) {
+      return std::apply(
+          [&](auto&... a) -> decltype(auto) { return std::invoke(f, token..., std::move(a)...); },
+          tup);
+    };
+  }
+  template <bool Stop, class Call>
+  struct CallResult {
+    using type = std::remove_cvref_t<decltype(std::declval<Call&>()())>;
+  };
+  template <class Call>
+  struct CallResult<true, Call> {
+    using type = std::remove_cvref_t<decltype(std::declval<Call&>()(std::stop_token{}))>;
+  };
+
   static std::shared_ptr<detail::PoolScheduler> make_sched(ThreadPoolOptions opts) {
     return std::make_shared<detail::PoolScheduler>(std::move(opts));
   }

@@ -24,6 +24,9 @@
 //    task is either refused with RuntimeError or runs — never lost. Workers exit when they
 //    see `shutdown_` and then find every deque empty; shutdown(wait) joins them, then runs
 //    anything left itself.
+//  * Priorities (TaskOptions::priority != 0) go to one shared PriorityInbox instead of a deque:
+//    a worker takes positive ones before its own deque and negative ones once every deque is
+//    empty. Plain submits never touch it; a worker pays one relaxed load while it is empty.
 //  * Lazy workers (Python's rule): a submit while fewer than max_workers run consumes an
 //    "idle token" (added by a worker as it finishes a task) or starts a new thread.
 //  * Lifetime: the scheduler is shared-owned by the executor and by every worker thread
@@ -54,6 +57,7 @@
 #include "tandem/detail/futex_mutex.hpp"
 #include "tandem/futures/detail/future_core.hpp"
 #include "tandem/futures/options.hpp"
+#include "tandem/futures/detail/priority_inbox.hpp"
 #include "tandem/futures/detail/work_deque.hpp"
 
 namespace tandem {
@@ -84,6 +88,8 @@ class PoolScheduler final : public WaitHelper,
   /// Queues a task holding one reference for the queue. On RuntimeError (after shutdown) or
   /// BrokenThreadPool the reference is released before the exception propagates.
   void enqueue(FutureCore* task);
+  /// As enqueue, into the priority inbox (priority != 0; see priority_inbox.hpp).
+  void enqueue_priority(FutureCore* task, int priority);
   void shutdown(bool wait, bool cancel_futures);
   PoolStats stats() const noexcept;
   std::size_t max_workers() const noexcept { return max_workers_; }
@@ -112,6 +118,8 @@ class PoolScheduler final : public WaitHelper,
   FutureCore* find_task(std::size_t self);
   void run(std::size_t self, FutureCore* t);
   void fail_broken(FutureCore* t);
+  void check_open(FutureCore* task);
+  void after_push();
   void worker_main(std::size_t index);
   void wake_one() noexcept;
   void wake_all() noexcept;
@@ -131,6 +139,7 @@ class PoolScheduler final : public WaitHelper,
   std::unique_ptr<Slot[]> slots_;  // [0, max_workers_) workers, then externals, then overflow
   Slot* overflow_;
   FutexMutex overflow_mu_;
+  PriorityInbox prio_;
   FutexMutex reg_mu_;
   std::atomic<std::size_t> n_external_{0};
 

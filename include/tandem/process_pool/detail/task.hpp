@@ -31,6 +31,7 @@ struct PTask {
   std::uint64_t id = 0;    // unique in the pool
   shipping::Task wire;
   double timeout_s = 0;    // 0: none
+  int priority = 0;        // TaskOptions::priority (ready_queue.hpp)
   int worker = -1;         // slot it was sent to, -1 while queued in the parent
   int kill_reason = 0;     // set by the dispatcher when it kills the worker for this task
   PoolCore* pool = nullptr;
