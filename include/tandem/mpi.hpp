@@ -39,7 +39,10 @@
 //  * submit(fn, args...) / submit(MpiTaskOptions{.timeout}, fn, args...) → Future<R>: fn a
 //    function pointer or captureless lambda, args and R serializable — all checked at compile
 //    time (shipping::ship's static_asserts). RuntimeError("cannot schedule new futures after
-//    shutdown") after shutdown.
+//    shutdown") after shutdown. submit(TaskOptions{.timeout, .priority}, ...) as every executor:
+//    the timeout as MpiTaskOptions', a higher priority leaves the communicator's queue first.
+//  * call_later / call_at / call_every (futures/timers.hpp): submitted when due; shutdown()
+//    cancels the pending ones.
 //  * map(fn, ranges..., MapOptions{timeout, chunksize, buffersize}) → a lazy, in-order range
 //    (mpi/map.hpp); chunksize is what makes map fast: one message carries a chunk.
 //  * shutdown(wait = true, cancel_futures = false) as Python; the destructor is
@@ -77,6 +80,7 @@
 #include "tandem/mpi/detail/job.hpp"
 #include "tandem/mpi/detail/pool_core.hpp"
 #include "tandem/mpi/map.hpp"
+#include "tandem/futures/timers.hpp"
 #include "tandem/mpi/options.hpp"  // MpiPoolOptions, MpiTaskOptions
 #include "tandem/process_pool.hpp"
 #include "tandem/shipping/ship.hpp"
@@ -96,29 +100,39 @@ int world_size();
 
 namespace tandem {
 
-class MpiPoolExecutor {
+class MpiPoolExecutor : public tandem::detail::ExecutorTimers<MpiPoolExecutor> {
  public:
   explicit MpiPoolExecutor(MpiPoolOptions opts = {}) : core_(opts) {}
   MpiPoolExecutor(const MpiPoolExecutor&) = delete;
   MpiPoolExecutor& operator=(const MpiPoolExecutor&) = delete;
-  ~MpiPoolExecutor() = default;  // PoolCore's destructor: shutdown(true)
+  /// Cancels the pending timers, then PoolCore's destructor: shutdown(true).
+  ~MpiPoolExecutor() { close_timers(); }
 
   template <class F, class... Args>
-    requires(!std::is_same_v<std::decay_t<F>, MpiTaskOptions>)
+    requires(!std::is_same_v<std::decay_t<F>, MpiTaskOptions> &&
+             !std::is_same_v<std::decay_t<F>, TaskOptions>)
   auto submit(F fn, Args&&... args) {
-    return submit(MpiTaskOptions{}, fn, std::forward<Args>(args)...);
+    return submit(TaskOptions{}, fn, std::forward<Args>(args)...);
   }
-
   template <class F, class... Args>
   auto submit(const MpiTaskOptions& topts, F fn, Args&&... args) {
+    return submit(TaskOptions{.timeout = topts.timeout}, fn, std::forward<Args>(args)...);
+  }
+
+  /// TaskOptions as every executor takes them: timeout as MpiTaskOptions::timeout; priority
+  /// orders the tasks the communicator has not sent yet (higher first; ties in submission
+  /// order) — at world size 1, the local process pool's dispatcher queue.
+  template <class F, class... Args>
+  auto submit(const TaskOptions& topts, F fn, Args&&... args) {
     shipping::Task t = shipping::ship(fn, std::forward<Args>(args)...);  // static_asserts
     if constexpr (shipping::Shippable<F, Args...>) {
       using R = shipping::shipped_result_t<F>;
       if (ProcessPoolExecutor* local = core_.local_pool())
-        return local->template submit_wire<R>(std::move(t), TaskOptions{.timeout = topts.timeout});
+        return local->template submit_wire<R>(std::move(t), topts);
       auto* st = new mpi::detail::JobState<R>(&mpi::detail::decode_result<R>);
       st->task = std::move(t);
       if (topts.timeout) st->deadline = tandem::detail::clamped_deadline(*topts.timeout);
+      st->priority = topts.priority;
       st->init_refs(2);
       try {
         core_.submit(st);
@@ -142,7 +156,9 @@ class MpiPoolExecutor {
         std::forward<Args>(args)...);
   }
 
+  /// Also cancels the pending timers and stops call_every ticks (futures/timers.hpp).
   void shutdown(bool wait = true, bool cancel_futures = false) {
+    close_timers();
     core_.shutdown(wait, cancel_futures);
   }
   std::size_t num_workers() const noexcept { return core_.num_workers(); }

@@ -16,6 +16,7 @@
 #include "mpi/runtime.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/mpi/detail/pool_core.hpp"
+#include "tandem/futures/detail/ready_queue.hpp"
 #include "tandem/process_pool.hpp"
 
 namespace tandem::mpi::detail {
@@ -53,7 +54,7 @@ struct PoolCore::Impl {
     MPI_Request req;
     std::vector<std::byte> buf;
   };
-  std::deque<Job*> pending;
+  tandem::detail::ReadyQueue<Job> pending;  // by TaskOptions::priority
   std::vector<Worker> workers;
   std::size_t total_in_flight = 0;
   std::vector<Send> sends;
@@ -328,11 +329,10 @@ struct PoolCore::Impl {
 
   void cancel_pending() {
     take_submissions();
-    for (Job* j : pending) {
+    for (Job* j : pending.take_all()) {
       j->cancel_job();
       finish_job(j);
     }
-    pending.clear();
   }
 
   void run() noexcept {

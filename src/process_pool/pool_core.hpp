@@ -21,7 +21,7 @@
 #include "process_pool/worker.hpp"
 #include "tandem/multiprocessing/process.hpp"
 #include "tandem/process_pool.hpp"
-#include "process_pool/ready_queue.hpp"
+#include "tandem/futures/detail/ready_queue.hpp"
 #include "process_pool/wire.hpp"
 
 namespace tandem::detail {
@@ -178,7 +178,7 @@ class PoolCore {
   std::atomic<std::uint64_t> restarts_{0}, deaths_{0}, timeouts_{0}, cancel_kills_{0}, retired_{0};
   std::size_t starts_ = 0;  // start_worker() calls
 
-  ReadyQueue ready_;  // dispatcher only
+  ReadyQueue<PTask> ready_;  // dispatcher only
   double avg_us_ = -1;        // EWMA of task run time; < 0: unknown yet
   int init_failures_ = 0;  // see kMaxInitFailures
   int init_kills_ = 0;     // see kMaxInitKills

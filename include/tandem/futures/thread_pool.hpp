@@ -198,8 +198,10 @@ class ThreadPoolExecutor : public detail::ExecutorTimers<ThreadPoolExecutor> {
             tup = std::make_tuple(std::forward<Args>(args)...)](auto&&... token) mutable
            -> decltype(auto) {
       return std::apply(
-          [&](auto&... a) -> decltype(auto) { return std::invoke(f, token..., std::move(a)...); },
-          tup);
+          [&](auto&&... a) -> decltype(auto) {
+            return std::invoke(f, token..., std::forward<decltype(a)>(a)...);
+          },
+          std::move(tup));
     };
   }
   template <bool Stop, class Call>

@@ -32,6 +32,7 @@ struct Job {
   shipping::Task task;
   tandem::detail::Deadline deadline = tandem::detail::Deadline::never();
   bool timed_out = false;              // failed by its deadline while a worker still runs it
+  int priority = 0;                    // TaskOptions::priority: the order tasks leave in
 
   /// PENDING → RUNNING as the task leaves for a worker; false when the future was cancelled
   /// or already completed (timed out while queued): then the task is not sent.
