@@ -108,13 +108,15 @@ struct ThreadState {
   std::thread::id ident;     // written by the OS thread before kRunning
   long native_id = 0;        // same
   std::exception_ptr error;  // written by the OS thread before kFinished
+  std::optional<Context> context;  // ThreadOptions::context, entered around run()
 
   ThreadState(Thread* o, std::unique_ptr<TargetBase> t, ThreadOptions opts)
       : owner(o),
         has_target(t != nullptr),
         target(std::move(t)),
         name(opts.name.empty() ? new_name("Thread-") : std::move(opts.name)),
-        daemon(opts.daemon) {}
+        daemon(opts.daemon),
+        context(std::move(opts.context)) {}
 
   std::string get_name() const {
     name_mu.lock();
@@ -164,7 +166,10 @@ void ThreadState::main(std::shared_ptr<ThreadState> self) {
   // From here the creator may return from start(); `owner` is valid because ~Thread waits
   // for `dispatched` (daemon with a target) or for kFinished (non-daemon) — see ~Thread.
   try {
-    st.owner->run();
+    if (st.context)
+      std::move(*st.context).run([&st] { st.owner->run(); });
+    else
+      st.owner->run();
   } catch (abi::__forced_unwind&) {
     // pthread_exit/cancel unwinds through here: it must go on, but the thread has ended.
     st.mark_dispatched();

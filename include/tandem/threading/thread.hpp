@@ -53,6 +53,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "tandem/contextvars.hpp"
 #include "tandem/detail/wait.hpp"
 #include "tandem/errors.hpp"
 
@@ -61,6 +62,10 @@ namespace tandem {
 struct ThreadOptions {
   std::string name{};  // empty: "Thread-N"
   bool daemon = false;
+  /// Python 3.14's Thread(context=...): run() runs inside this Context (its sets land
+  /// there). nullopt: the thread starts in an empty context, as Python's default
+  /// (sys.flags.thread_inherit_context off). Pass tandem::copy_context() to inherit.
+  std::optional<Context> context{};
 };
 
 class Thread;
