@@ -70,7 +70,8 @@ struct ThreadOptions {
 
 class Thread;
 
-/// What the excepthook receives (Python's threading.ExceptHookArgs).
+/// What the excepthook receives (Python's threading.ExceptHookArgs: exc_type, exc_value,
+/// thread; exc_traceback has no C++ counterpart — a std::exception_ptr carries no stack).
 struct ExceptHookArgs {
   std::exception_ptr exc_value;  // never null
   std::string exc_type;          // demangled type name, e.g. "std::runtime_error"
