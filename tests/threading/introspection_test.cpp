@@ -87,7 +87,7 @@ TEST(Introspection, EnumerateAfterJoin) {
 // native id and daemon flag; the main thread comes first.
 TEST(Introspection, EnumerateListsLiveThreads) {
   std::size_t base = tandem::active_count();
-  tandem::Event renamed, release;
+  tandem::Event release;
   tandem::Thread a([&] { release.wait(); }, tandem::ThreadOptions{.name = "intro-a"});
   tandem::Thread b([&] { release.wait(); }, tandem::ThreadOptions{.name = "intro-b", .daemon = true});
   a.start();
