@@ -3,6 +3,7 @@
 // is included separately: <tandem/mpi.hpp>, target tandem::mpi).
 #pragma once
 
+#include "tandem/contextvars.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/futures.hpp"
 #include "tandem/log.hpp"

@@ -10,6 +10,9 @@
 //   threading.BoundedSemaphore  tandem::BoundedSemaphore  <tandem/threading/semaphore.hpp>
 //   threading.Event             tandem::Event             <tandem/threading/event.hpp>
 //   threading.Barrier           tandem::Barrier           <tandem/threading/barrier.hpp>
+//   threading.local             tandem::local<T>          <tandem/threading/local.hpp>
+//   threading.enumerate, active_count, main_thread, get_ident, get_native_id, stack_size
+//                               tandem::enumerate, ...    <tandem/threading/introspection.hpp>
 //
 // All blocking goes through one waiting layer (<tandem/detail/wait.hpp>: futex with
 // deadlines on the steady clock); every blocking call has an overload taking a timeout.
@@ -19,6 +22,8 @@
 #include "tandem/threading/barrier.hpp"
 #include "tandem/threading/condition.hpp"
 #include "tandem/threading/event.hpp"
+#include "tandem/threading/introspection.hpp"
+#include "tandem/threading/local.hpp"
 #include "tandem/threading/lock.hpp"
 #include "tandem/threading/rlock.hpp"
 #include "tandem/threading/semaphore.hpp"

@@ -22,12 +22,13 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <system_error>
+#include <cerrno>
 #include <typeinfo>
 
 #include "tandem/detail/futex_mutex.hpp"
 #include "tandem/detail/timeout.hpp"
 #include "detail/exception_text.hpp"
+#include "threading/thread_registry.hpp"
 
 namespace tandem {
 namespace detail {
@@ -104,17 +105,22 @@ struct ThreadState {
   std::string name;  // guarded by name_mu
   std::atomic<bool> daemon;
   std::stop_source stop;
-  std::thread os;            // written by start(), read by the reaper after `started`
+  pthread_t os{};            // written by start(), read by the reaper after `started`
   std::thread::id ident;     // written by the OS thread before kRunning
   long native_id = 0;        // same
   std::exception_ptr error;  // written by the OS thread before kFinished
+  std::optional<Context> context;  // ThreadOptions::context, entered around run()
+  LiveThread live;                 // in enumerate() while kRunning
 
   ThreadState(Thread* o, std::unique_ptr<TargetBase> t, ThreadOptions opts)
       : owner(o),
         has_target(t != nullptr),
         target(std::move(t)),
         name(opts.name.empty() ? new_name("Thread-") : std::move(opts.name)),
-        daemon(opts.daemon) {}
+        daemon(opts.daemon),
+        context(std::move(opts.context)) {
+    live.name = [this] { return get_name(); };
+  }
 
   std::string get_name() const {
     name_mu.lock();
@@ -127,7 +133,19 @@ struct ThreadState {
 
   void report(const std::exception_ptr& e);
   static void main(std::shared_ptr<ThreadState> self);
+  static void* entry(void* self);  // pthread start routine; adopts a shared_ptr<ThreadState>*
+  void finish() {
+    mark_dispatched();
+    unregister_thread(&live);
+    t_current = nullptr;
+  }
 };
+
+void* ThreadState::entry(void* self) {
+  std::unique_ptr<std::shared_ptr<ThreadState>> owned(static_cast<std::shared_ptr<ThreadState>*>(self));
+  main(std::move(*owned));
+  return nullptr;
+}
 
 void ThreadState::report(const std::exception_ptr& e) {
   ExceptHookArgs args{e, {}, nullptr, get_name()};
@@ -160,15 +178,25 @@ void ThreadState::main(std::shared_ptr<ThreadState> self) {
   st.ident = std::this_thread::get_id();
   st.native_id = static_cast<long>(::gettid());
   set_os_thread_name(st.get_name());
+  st.live.ident = st.ident;
+  st.live.native_id = st.native_id;
+  st.live.daemon = st.daemon.load(std::memory_order_relaxed);
+  try {
+    register_thread(&st.live);
+  } catch (...) {
+    // Out of memory for the list: the thread still runs, unlisted (unregister is a no-op).
+  }
   publish(st.phase, kRunning);
   // From here the creator may return from start(); `owner` is valid because ~Thread waits
   // for `dispatched` (daemon with a target) or for kFinished (non-daemon) — see ~Thread.
   try {
-    st.owner->run();
+    if (st.context)
+      std::move(*st.context).run([&st] { st.owner->run(); });
+    else
+      st.owner->run();
   } catch (abi::__forced_unwind&) {
     // pthread_exit/cancel unwinds through here: it must go on, but the thread has ended.
-    st.mark_dispatched();
-    t_current = nullptr;
+    st.finish();
     publish(st.phase, kFinished);
     throw;
   } catch (...) {
@@ -176,7 +204,7 @@ void ThreadState::main(std::shared_ptr<ThreadState> self) {
   }
   st.mark_dispatched();
   if (st.error) st.report(st.error);
-  t_current = nullptr;
+  st.finish();
   publish(st.phase, kFinished);
 }
 
@@ -229,6 +257,30 @@ thread_local std::string t_pool_name;  // a pool thread's Python name (name_this
 void name_this_thread(const std::string& python_name, const std::string& os_name) {
   t_pool_name = python_name;
   set_os_thread_name(os_name);
+  // Listed by enumerate() from now until the thread exits (enumerate reads the name from
+  // another thread, hence the copy under a lock rather than t_pool_name itself).
+  struct Listed {
+    Listed() {
+      live.name = [this] {
+        mu.lock();
+        std::string n = name;
+        mu.unlock();
+        return n;
+      };
+      live.ident = std::this_thread::get_id();
+      live.native_id = static_cast<long>(::gettid());
+      register_thread(&live);
+    }
+    ~Listed() { unregister_thread(&live); }
+    FutexMutex mu;
+    std::string name;
+    LiveThread live;
+  };
+  thread_local Listed listed;
+  std::string copy = python_name;
+  listed.mu.lock();
+  listed.name.swap(copy);
+  listed.mu.unlock();
 }
 }  // namespace detail
 
@@ -267,7 +319,7 @@ Thread::Thread(std::unique_ptr<detail::TargetBase> target, ThreadOptions options
 Thread::~Thread() {
   detail::ThreadState& st = *state_;
   auto detach = [&st] {
-    if (st.reaper.exchange(1, std::memory_order_acq_rel) == 0) st.os.detach();
+    if (st.reaper.exchange(1, std::memory_order_acq_rel) == 0) ::pthread_detach(st.os);
   };
   if (detail::t_current == &st) {
     // Destroyed by its own thread: nobody may join it now. start() may not have stored
@@ -305,9 +357,18 @@ void Thread::start() {
   std::uint32_t expected = kNew;
   if (!st.phase.compare_exchange_strong(expected, kStarting, std::memory_order_acq_rel))
     throw RuntimeError("threads can only be started once");
-  try {
-    st.os = std::thread(&detail::ThreadState::main, state_);
-  } catch (const std::system_error&) {
+  // pthread_create rather than std::thread, for threading.stack_size().
+  int rc = EAGAIN;
+  pthread_attr_t attr;
+  if (::pthread_attr_init(&attr) == 0) {
+    std::size_t size = detail::next_stack_size();
+    auto* arg = new std::shared_ptr<detail::ThreadState>(state_);
+    rc = size ? ::pthread_attr_setstacksize(&attr, size) : 0;
+    if (rc == 0) rc = ::pthread_create(&st.os, &attr, &detail::ThreadState::entry, arg);
+    if (rc != 0) delete arg;
+    ::pthread_attr_destroy(&attr);
+  }
+  if (rc != 0) {
     detail::publish(st.phase, kNew);  // Python lets a failed start() be retried
     throw RuntimeError("can't start new thread");
   }
@@ -326,7 +387,7 @@ void Thread::join_until(detail::Deadline deadline, bool* finished) {
   // run() is over. One joiner reaps the OS thread (it is about to exit: only thread_local
   // destructors are left); the others wait for that, within their own deadline.
   if (st.reaper.exchange(1, std::memory_order_acq_rel) == 0) {
-    st.os.join();
+    ::pthread_join(st.os, nullptr);
     detail::publish(st.phase, kJoined);
   } else {
     detail::await_at_least(st.phase, kJoined, deadline);

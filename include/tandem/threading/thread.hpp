@@ -53,6 +53,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "tandem/contextvars.hpp"
 #include "tandem/detail/wait.hpp"
 #include "tandem/errors.hpp"
 
@@ -61,11 +62,16 @@ namespace tandem {
 struct ThreadOptions {
   std::string name{};  // empty: "Thread-N"
   bool daemon = false;
+  /// Python 3.14's Thread(context=...): run() runs inside this Context (its sets land
+  /// there). nullopt: the thread starts in an empty context, as Python's default
+  /// (sys.flags.thread_inherit_context off). Pass tandem::copy_context() to inherit.
+  std::optional<Context> context{};
 };
 
 class Thread;
 
-/// What the excepthook receives (Python's threading.ExceptHookArgs).
+/// What the excepthook receives (Python's threading.ExceptHookArgs: exc_type, exc_value,
+/// thread; exc_traceback has no C++ counterpart — a std::exception_ptr carries no stack).
 struct ExceptHookArgs {
   std::exception_ptr exc_value;  // never null
   std::string exc_type;          // demangled type name, e.g. "std::runtime_error"
