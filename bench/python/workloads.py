@@ -126,6 +126,28 @@ def thread_pool_workload(scale):
     return n / secs, "tasks/s"
 
 
+def timers_workload(scale):
+    """sched.scheduler: N events with random delays in [0, 100 ms] entered, then run()."""
+    import random
+    import sched
+    n = max(100, int(100_000 * scale))
+    rng = random.Random(42)
+    ds = [rng.randint(0, 100_000) / 1e6 for _ in range(n)]
+    left = [n]
+
+    def fire():
+        left[0] -= 1
+
+    s = sched.scheduler()
+    t0 = time.perf_counter()
+    for d in ds:
+        s.enter(d, 0, fire)
+    s.run()
+    secs = time.perf_counter() - t0
+    assert left[0] == 0, "not every event ran"
+    return n / secs, "timers/s"
+
+
 def pool_wakeup_workload(scale):
     """An idle ThreadPoolExecutor(2) gets one task: submit -> task start, mean in us."""
     from concurrent.futures import ThreadPoolExecutor
@@ -292,6 +314,7 @@ WORKLOADS = {
     "lock": ("threading.Lock", lock_workload),
     "queue": ("queue.Queue", queue_workload),
     "thread pool": ("ThreadPoolExecutor", thread_pool_workload),
+    "timers": ("sched.scheduler", timers_workload),
     "pool wake-up": ("ThreadPoolExecutor", pool_wakeup_workload),
     "process pool": ("ProcessPoolExecutor", process_pool_workload),
     "process pool map": ("ProcessPoolExecutor", process_pool_map_workload),

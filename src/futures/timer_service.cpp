@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <limits>
 #include <new>
 #include <thread>
@@ -24,27 +25,28 @@ class TimerService::Impl {
       mu_.unlock();
       throw RuntimeError("cannot schedule new futures after shutdown");
     }
-    n->due = due;
-    n->seq = next_seq_++;
     try {
-      heap_.push_back(n);
+      heap_.push_back(Entry{due, next_seq_++, n});
     } catch (...) {
       mu_.unlock();
       throw;
     }
-    n->heap_index = static_cast<std::int64_t>(heap_.size() - 1);
-    sift_up(heap_.size() - 1);
+    n->timer_state.store(TimerNode::kQueued, std::memory_order_relaxed);
+    std::push_heap(heap_.begin(), heap_.end(), later);
     bool wake = false;
     if (!started_) {
       try {
         std::thread([this] { loop(); }).detach();
         started_ = true;
       } catch (...) {
-        erase_at(static_cast<std::size_t>(n->heap_index));
+        heap_.erase(std::find_if(heap_.begin(), heap_.end(),
+                                 [n](const Entry& e) { return e.node == n; }));
+        std::make_heap(heap_.begin(), heap_.end(), later);
+        n->timer_state.store(TimerNode::kIdle, std::memory_order_relaxed);
         mu_.unlock();
         throw;
       }
-    } else if (heap_[0] == n && due < sleep_until_) {
+    } else if (due < sleep_until_ && heap_.front().node == n) {
       sleep_until_ = due;  // no second wake for a burst of ever earlier timers
       wake = true;
       word_.fetch_add(1, std::memory_order_relaxed);
@@ -53,41 +55,53 @@ class TimerService::Impl {
     if (wake) futex_wake(word_, 1);
   }
 
-  bool remove(TimerNode* n) noexcept {
+  bool cancel(TimerNode* n) noexcept {
     mu_.lock();
-    bool queued = n->heap_index >= 0;
-    if (queued) erase_at(static_cast<std::size_t>(n->heap_index));
+    std::uint8_t st = TimerNode::kQueued;
+    const bool was_queued = n->timer_state.compare_exchange_strong(
+        st, TimerNode::kCancelled, std::memory_order_acq_rel, std::memory_order_relaxed);
+    std::vector<TimerNode*> dead;
+    if (was_queued && ++cancelled_ > 64 && 2 * cancelled_ > heap_.size()) {
+      // More dead entries than live ones: rebuild without them (asyncio's rule).
+      try {
+        dead.reserve(cancelled_);
+        remove_if([](TimerNode* x) {
+          return x->timer_state.load(std::memory_order_relaxed) == TimerNode::kCancelled;
+        }, dead);
+        cancelled_ = 0;
+      } catch (...) {  // no memory for the list: rebuild another time
+      }
+    }
     mu_.unlock();
-    return queued;
+    for (TimerNode* d : dead) d->discard();
+    return was_queued;
   }
 
   void close_owner(TimerOwner& o) noexcept {
     std::vector<TimerNode*> mine;
     mu_.lock();
     o.closed.store(true, std::memory_order_relaxed);
-    // Keep the others in place, then heapify: one pass whatever the number removed.
-    std::size_t keep = 0;
-    for (std::size_t i = 0; i < heap_.size(); ++i) {
-      TimerNode* n = heap_[i];
-      if (n->owner != &o) {
-        heap_[keep++] = n;
-        continue;
-      }
-      n->heap_index = -1;
-      try {
-        mine.push_back(n);
-      } catch (...) {
-        n->drop();  // out of memory: drop it under the lock (drop never takes it)
-      }
+    std::vector<char> was_cancelled;
+    try {
+      remove_if([&o](TimerNode* x) { return x->owner == &o; }, mine);
+      was_cancelled.reserve(mine.size());
+    } catch (...) {  // no memory for the lists: its timers fire (or are refused) when due
     }
-    heap_.resize(keep);
-    for (std::size_t i = 0; i < keep; ++i) heap_[i]->heap_index = static_cast<std::int64_t>(i);
-    for (std::size_t i = keep / 2; i-- > 0;) sift_down(i);
+    if (was_cancelled.capacity() < mine.size()) mine.clear();  // (only after a failure)
+    for (TimerNode* n : mine)  // under the lock, so that no cancel() races with this
+      was_cancelled.push_back(n->timer_state.exchange(TimerNode::kFiring,
+                                                      std::memory_order_acq_rel) ==
+                              TimerNode::kCancelled);
     const std::uint32_t batch = batch_.load(std::memory_order_relaxed);
     mu_.unlock();
-    for (TimerNode* n : mine) n->drop();
+    for (std::size_t i = 0; i < mine.size(); ++i) {
+      if (was_cancelled[i])
+        mine[i]->discard();
+      else
+        mine[i]->drop();
+    }
     // A batch under way may hold this owner's nodes taken before the close: wait for it.
-    if ((batch & 1) && !on_timer_thread()) {
+    if ((batch & 1) && !t_is_timer_thread) {
       fire_waiters_.fetch_add(1, std::memory_order_seq_cst);
       while (batch_.load(std::memory_order_seq_cst) == batch) futex_wait(batch_, batch);
       fire_waiters_.fetch_sub(1, std::memory_order_relaxed);
@@ -96,7 +110,7 @@ class TimerService::Impl {
 
   std::size_t size() noexcept {
     mu_.lock();
-    std::size_t n = heap_.size();
+    std::size_t n = heap_.size() - cancelled_;
     mu_.unlock();
     return n;
   }
@@ -104,8 +118,8 @@ class TimerService::Impl {
   // fork() child: only the forking thread exists; the parent's timers are not ours.
   void reset_in_child() noexcept {
     ::new (&mu_) FutexMutex();
-    for (TimerNode* n : heap_) n->heap_index = -1;
     heap_.clear();
+    cancelled_ = 0;
     started_ = false;
     sleep_until_ = kAwake;
     batch_.store(0, std::memory_order_relaxed);
@@ -118,73 +132,70 @@ class TimerService::Impl {
   static constexpr std::int64_t kAwake = std::numeric_limits<std::int64_t>::min();
   static constexpr std::size_t kBatch = 256;
 
-  static bool before(const TimerNode* a, const TimerNode* b) noexcept {
-    return a->due != b->due ? a->due < b->due : a->seq < b->seq;
-  }
-  void place(std::size_t i, TimerNode* n) noexcept {
-    heap_[i] = n;
-    n->heap_index = static_cast<std::int64_t>(i);
-  }
-  void sift_up(std::size_t i) noexcept {
-    TimerNode* n = heap_[i];
-    while (i > 0) {
-      std::size_t p = (i - 1) / 2;
-      if (!before(n, heap_[p])) break;
-      place(i, heap_[p]);
-      i = p;
-    }
-    place(i, n);
-  }
-  void sift_down(std::size_t i) noexcept {
-    TimerNode* n = heap_[i];
-    const std::size_t size = heap_.size();
-    for (;;) {
-      std::size_t c = 2 * i + 1;
-      if (c >= size) break;
-      if (c + 1 < size && before(heap_[c + 1], heap_[c])) ++c;
-      if (!before(heap_[c], n)) break;
-      place(i, heap_[c]);
-      i = c;
-    }
-    place(i, n);
-  }
-  void erase_at(std::size_t i) noexcept {
-    TimerNode* gone = heap_[i];
-    gone->heap_index = -1;
-    TimerNode* last = heap_.back();
-    heap_.pop_back();
-    if (i == heap_.size()) return;
-    place(i, last);
-    if (i > 0 && before(last, heap_[(i - 1) / 2]))
-      sift_up(i);
-    else
-      sift_down(i);
+  struct Entry {
+    std::int64_t due;
+    std::uint64_t seq;
+    TimerNode* node;
+  };
+  // std::*_heap keep the "largest" first: the latest entry is the smallest.
+  static bool later(const Entry& a, const Entry& b) noexcept {
+    return a.due != b.due ? a.due > b.due : a.seq > b.seq;
   }
 
-  bool on_timer_thread() const noexcept { return t_is_timer_thread; }
+  /// Under the lock: moves the nodes of the entries matching `pred` to `out` (which must have
+  /// room: reserve first), keeps the cancelled count right, and re-heapifies. O(n).
+  template <class Pred>
+  void remove_if(Pred pred, std::vector<TimerNode*>& out) {
+    out.reserve(out.size() + heap_.size());
+    std::size_t keep = 0;
+    for (std::size_t i = 0; i < heap_.size(); ++i) {
+      TimerNode* x = heap_[i].node;
+      if (!pred(x)) {
+        heap_[keep++] = heap_[i];
+        continue;
+      }
+      if (x->timer_state.load(std::memory_order_relaxed) == TimerNode::kCancelled && cancelled_)
+        --cancelled_;
+      out.push_back(x);
+    }
+    heap_.resize(keep);
+    std::make_heap(heap_.begin(), heap_.end(), later);
+  }
 
   void loop() noexcept {
     t_is_timer_thread = true;
     name_this_thread("tandem-timers", "tandem-timers");
     TimerNode* due[kBatch];
+    bool fire[kBatch];
     mu_.lock();
     for (;;) {
       const std::int64_t now = steady_ns();
       std::size_t k = 0;
-      while (k < kBatch && !heap_.empty() && heap_[0]->due <= now) {
-        due[k++] = heap_[0];
-        erase_at(0);
+      while (k < kBatch && !heap_.empty() && heap_.front().due <= now) {
+        TimerNode* n = heap_.front().node;
+        std::pop_heap(heap_.begin(), heap_.end(), later);
+        heap_.pop_back();
+        std::uint8_t st = TimerNode::kQueued;
+        fire[k] = n->timer_state.compare_exchange_strong(st, TimerNode::kFiring,
+                                                         std::memory_order_acq_rel);
+        if (!fire[k] && cancelled_) --cancelled_;
+        due[k++] = n;
       }
       if (k > 0) {
         batch_.fetch_add(1, std::memory_order_relaxed);  // odd: firing
         mu_.unlock();
-        for (std::size_t i = 0; i < k; ++i) due[i]->fire();
+        for (std::size_t i = 0; i < k; ++i) {
+          if (fire[i])
+            due[i]->fire();
+          else
+            due[i]->discard();
+        }
         batch_.fetch_add(1, std::memory_order_seq_cst);
         if (fire_waiters_.load(std::memory_order_seq_cst) != 0) futex_wake_all(batch_);
         mu_.lock();
         continue;
       }
-      sleep_until_ = heap_.empty() ? kNever : heap_[0]->due;
+      sleep_until_ = heap_.empty() ? kNever : heap_.front().due;
       const std::uint32_t key = word_.load(std::memory_order_relaxed);
       const std::int64_t until = sleep_until_;
       mu_.unlock();
@@ -204,9 +215,10 @@ class TimerService::Impl {
   static inline thread_local bool t_is_timer_thread = false;
 
   FutexMutex mu_;
-  std::vector<TimerNode*> heap_;  // guarded by mu_
-  std::uint64_t next_seq_ = 0;    // guarded by mu_
-  bool started_ = false;          // guarded by mu_
+  std::vector<Entry> heap_;        // guarded by mu_
+  std::size_t cancelled_ = 0;      // guarded by mu_: entries of cancelled nodes still in heap_
+  std::uint64_t next_seq_ = 0;     // guarded by mu_
+  bool started_ = false;           // guarded by mu_
   std::int64_t sleep_until_ = kAwake;  // guarded by mu_: what the thread sleeps until
   std::atomic<std::uint32_t> word_{0};   // futex word the thread sleeps on
   std::atomic<std::uint32_t> batch_{0};  // odd while a batch fires
@@ -239,7 +251,7 @@ TimerService& TimerService::instance() {
 }
 
 void TimerService::add(TimerNode* n, std::int64_t due_ns) { impl().add(n, due_ns); }
-bool TimerService::remove(TimerNode* n) noexcept { return impl().remove(n); }
+bool TimerService::cancel(TimerNode* n) noexcept { return impl().cancel(n); }
 void TimerService::close_owner(TimerOwner& o) noexcept { impl().close_owner(o); }
 std::size_t TimerService::size() const noexcept { return impl().size(); }
 

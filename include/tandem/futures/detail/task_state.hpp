@@ -63,6 +63,7 @@ class DelayedTask final : public TaskState<R, Fn>, public TimerNode {
     this->cancel();
     this->release();
   }
+  void discard() noexcept override { this->release(); }
 
  private:
   Pool* pool_;
@@ -98,7 +99,7 @@ class OptionTask final : public FutureState<R>, public TimerNode {
         OptionTask* t;
         bool& timed;
         ~Disarm() {
-          if (timed && TimerService::instance().remove(t)) t->release();
+          if (timed) TimerService::instance().cancel(t);  // its entry: discard() later
         }
       } disarm{this, timed};
       if constexpr (Stop)
@@ -121,6 +122,7 @@ class OptionTask final : public FutureState<R>, public TimerNode {
     this->release();
   }
   void drop() noexcept override { this->release(); }
+  void discard() noexcept override { this->release(); }
 
   bool cancel_running() override {
     if constexpr (Stop) {

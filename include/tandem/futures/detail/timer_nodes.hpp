@@ -57,6 +57,7 @@ class DeferredSubmit final : public FutureState<R>, public TimerNode {
     }
     this->release();
   }
+  void discard() noexcept override { this->release(); }
   bool cancel_running() override {
     mu_.lock();
     Future<R> inner = inner_;
@@ -94,7 +95,7 @@ class PeriodicBase : public TimerNode {
   }
   void cancel() noexcept {
     cancelled_.store(true, std::memory_order_release);
-    if (TimerService::instance().remove(this)) self_.reset();
+    TimerService::instance().cancel(this);  // queued: discard() lets go later
   }
   bool cancelled() const noexcept { return cancelled_.load(std::memory_order_acquire); }
   std::uint64_t ticks() const noexcept { return ticks_.load(std::memory_order_relaxed); }
@@ -103,6 +104,7 @@ class PeriodicBase : public TimerNode {
     cancelled_.store(true, std::memory_order_release);
     self_.reset();
   }
+  void discard() noexcept override { self_.reset(); }
 
  protected:
   /// After a tick: reports its failure (logged; the ticks go on) and queues the next one.

@@ -3,10 +3,13 @@
 // executor's call_later/call_at/call_every and the thread pool's per-task timeouts (detail).
 //
 // Design
-//  * A binary min-heap of (due, sequence, node) under one FutexMutex; each node remembers its
-//    heap position, so removing a timer before it fires (a task that finished inside its
-//    timeout, PeriodicHandle::cancel, an executor's shutdown) is O(log n) and frees it at once
-//    instead of keeping it until its deadline.
+//  * A binary min-heap of (due, sequence, node) entries under one FutexMutex: the keys live in
+//    the heap's array, so sifting never touches the nodes (a million timers stay cache-
+//    friendly). cancel() marks a node (one CAS: queued -> cancelled) and leaves its entry; the
+//    entry is discarded when it reaches the top, or sooner when cancelled entries outnumber
+//    the live ones (the heap is then rebuilt without them, as asyncio does), so a task that
+//    finishes inside a long timeout does not keep its memory for long: at most as many dead
+//    entries as live ones.
 //  * One thread, started by the first timer, sleeps in the waiting layer (futex_wait with the
 //    next deadline) — 0% CPU when idle. add() wakes it only when the new timer is due before
 //    the time the thread sleeps until, so a burst of later timers costs no system call.
@@ -18,7 +21,8 @@
 //    for a batch being fired at that moment, so no node touches the executor afterwards.
 //  * fork(): the child starts with an empty service (the parent's timers belong to the
 //    parent's executors, unusable there); its first timer starts a new thread.
-// Cost: add/remove O(log n) under the lock; no allocation besides the heap's growth.
+// Cost: add O(log n) under the lock, cancel one CAS (plus, rarely, an O(n) rebuild); no
+// allocation besides the heap's growth.
 #pragma once
 
 #include <atomic>
@@ -32,18 +36,20 @@ struct TimerOwner {
   std::atomic<bool> closed{false};
 };
 
-/// A timer. The service holds a reference to it while it is queued, handed to fire() or
-/// drop() when it leaves the queue (the node then belongs to the callee).
+/// A timer. The service holds a reference to it while it is queued, handed to exactly one of
+/// fire(), drop() or discard() when its entry leaves the queue (the node then belongs to the
+/// callee). A node may be queued again after fire() (a periodic timer).
 struct TimerNode {
-  std::int64_t due = 0;         // steady clock, nanoseconds
-  std::uint64_t seq = 0;        // order of add(), for ties
-  std::int64_t heap_index = -1;  // guarded by the service's lock; -1: not queued
+  enum : std::uint8_t { kIdle = 0, kQueued = 1, kCancelled = 2, kFiring = 3 };
+  std::atomic<std::uint8_t> timer_state{kIdle};
   TimerOwner* owner = nullptr;  // nullptr: no executor (a task's timeout)
 
   /// Due: runs on the timer thread, outside the lock. Must not block or run user code.
   virtual void fire() noexcept = 0;
   /// Removed unfired by its owner's close: cancel what it stands for and let go.
   virtual void drop() noexcept = 0;
+  /// The entry of a node cancel()ed earlier leaves the queue: let go of the queue's reference.
+  virtual void discard() noexcept = 0;
 
  protected:
   ~TimerNode() = default;
@@ -67,9 +73,9 @@ class TimerService {
   /// Queues `n` to fire at `due_ns`. RuntimeError("cannot schedule new futures after
   /// shutdown") when its owner is closed (the node is not taken then).
   void add(TimerNode* n, std::int64_t due_ns);
-  /// Takes `n` out of the queue; true when it was queued (the caller then holds the queue's
-  /// reference), false when it already fired, is firing, or was never added.
-  bool remove(TimerNode* n) noexcept;
+  /// Stops `n` from firing: true when it was queued (its entry is discarded later, through
+  /// n->discard()); false when it already fired, is firing, or is not queued.
+  bool cancel(TimerNode* n) noexcept;
   /// The executor's shutdown: refuses its new timers, drops the queued ones, and waits until
   /// no fire() of this owner is under way (unless called from the timer thread itself).
   void close_owner(TimerOwner& o) noexcept;
