@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // <tandem/subprocess/errors.hpp> — subprocess.SubprocessError, TimeoutExpired and
-// CalledProcessError (docs/subprocess.md#errors).
+// CalledProcessError (docs/subprocess.md#python-side-by-side).
 //
 // Guarantees
 //  * SubprocessError is a tandem::Error (a virtual base), so `catch (const tandem::Error&)`

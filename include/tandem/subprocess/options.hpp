@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // <tandem/subprocess/options.hpp> — where a child's streams go and how it is started:
-// Python's Popen keyword arguments as an aggregate (docs/subprocess.md#options).
+// Python's Popen keyword arguments as an aggregate (docs/subprocess.md#python-side-by-side).
 //
 //   PopenOptions o;  o.stdout_ = PIPE;  o.cwd = "/tmp";  o.env_extra["LC_ALL"] = "C";
 //

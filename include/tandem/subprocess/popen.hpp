@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// <tandem/subprocess/popen.hpp> — subprocess.Popen: one child process (docs/subprocess.md#popen).
+// <tandem/subprocess/popen.hpp> — subprocess.Popen: one child process (docs/subprocess.md#guarantees).
 //
 //   Popen p({"sort"}, {.stdin_ = PIPE, .stdout_ = PIPE});     // (designated initialisers
 //   auto [out, err] = p.communicate("b\na\n");                 //  need PopenOptions o; o.x=…)

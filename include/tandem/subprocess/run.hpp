@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // <tandem/subprocess/run.hpp> — run, check_output, call, check_call, run_async
-// (docs/subprocess.md#run).
+// (docs/subprocess.md#guarantees).
 //
 // Guarantees
 //  * run(): Popen + communicate(input) + wait, as Python. capture_output sets stdout and
