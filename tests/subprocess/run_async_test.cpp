@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
 // run_async: futures completed by one watcher thread.
-#include <dirent.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -15,17 +14,6 @@ using namespace tandem::subprocess;
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
-namespace {
-int count_threads() {
-  int n = 0;
-  if (DIR* d = opendir("/proc/self/task")) {
-    while (dirent* e = readdir(d))
-      if (e->d_name[0] != '.') ++n;
-    closedir(d);
-  }
-  return n;
-}
-}  // namespace
 
 TEST(RunAsync, ResultLikeRun) {
   RunOptions o;
@@ -72,11 +60,11 @@ TEST(RunAsync, LargeOutputBothWays) {
 
 // 200 concurrent sleepers, one watcher thread; as_completed sees them all.
 TEST(RunAsync, TwoHundredConcurrentChildren) {
-  const int before = count_threads();
+  const int before = faulttest::count_threads();
   auto t0 = steady::now();
   std::vector<tandem::Future<CompletedProcess>> fs;
   for (int i = 0; i < 200; ++i) fs.push_back(run_async({"sleep", "0.2"}));
-  EXPECT_LE(count_threads(), before + 1);  // at most the watcher
+  EXPECT_LE(faulttest::count_threads(), before + 1);  // at most the watcher
   int n = 0;
   for (auto& f : tandem::as_completed(fs, 120s)) {
     EXPECT_EQ(f.result().returncode, 0);

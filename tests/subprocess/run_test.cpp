@@ -85,25 +85,34 @@ TEST(Run, TimeoutKillsAndKeepsPartialOutput) {
   EXPECT_LT(steady::now() - t0, 30s);
 }
 
-// cpython#76116 (bpo-31935): a grandchild keeps the pipe open. With start_new_session the
-// whole group is killed: run returns within the timeout plus a margin and the grandchild is
-// gone (its pidfd turns readable: it exited).
-TEST(Run, GrandchildHoldingThePipeDoesNotHang) {
+namespace {
+// Runs `script` (which prints its background grandchild's pid first) with a 1 s timeout;
+// returns that pid, checking that run() gave up within 3 s.
+pid_t timed_out_grandchild(const std::string& script, bool new_session) {
   RunOptions o;
   o.capture_output = true;
   o.timeout = 1s;
-  o.start_new_session = true;
+  o.start_new_session = new_session;
   auto t0 = steady::now();
   std::string out;
   try {
-    run({"sh", "-c", "sleep 100 & echo $!; sleep 100"}, o);
-    FAIL();
+    run({"sh", "-c", script}, o);
+    ADD_FAILURE() << "no timeout";
   } catch (const TimeoutExpired& e) {
     out = e.output;
   }
   EXPECT_LT(steady::now() - t0, 3s);
-  ASSERT_FALSE(out.empty());
-  pid_t grandchild = std::stoi(out);
+  EXPECT_FALSE(out.empty());
+  return out.empty() ? -1 : std::stoi(out);
+}
+}  // namespace
+
+// cpython#76116 (bpo-31935): a grandchild keeps the pipe open. With start_new_session the
+// whole group is killed: run returns within the timeout plus a margin and the grandchild is
+// gone (its pidfd turns readable: it exited).
+TEST(Run, GrandchildHoldingThePipeDoesNotHang) {
+  pid_t grandchild = timed_out_grandchild("sleep 100 & echo $!; sleep 100", true);
+  ASSERT_GT(grandchild, 0);
   int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, grandchild, 0));
   if (pidfd >= 0) {  // (ESRCH: already gone and reaped)
     pollfd p{pidfd, POLLIN, 0};
@@ -117,20 +126,8 @@ TEST(Run, GrandchildHoldingThePipeDoesNotHang) {
 // Without a group of its own, the grandchild survives the kill but still cannot hang run():
 // reading stops after a short grace once the child is reaped (Python hangs here).
 TEST(Run, GrandchildOutsideTheGroupStillDoesNotHang) {
-  RunOptions o;
-  o.capture_output = true;
-  o.timeout = 1s;
-  auto t0 = steady::now();
-  std::string out;
-  try {
-    run({"sh", "-c", "sleep 100 & echo $!; exec sleep 100"}, o);
-    FAIL();
-  } catch (const TimeoutExpired& e) {
-    out = e.output;
-  }
-  EXPECT_LT(steady::now() - t0, 3s);
-  ASSERT_FALSE(out.empty());
-  ::kill(std::stoi(out), SIGKILL);  // ours to clean up (it was reparented to init)
+  pid_t grandchild = timed_out_grandchild("sleep 100 & echo $!; exec sleep 100", false);
+  if (grandchild > 0) ::kill(grandchild, SIGKILL);  // ours to clean up (reparented to init)
 }
 
 // ProcessTestCase.test_check_output / test_check_output_nonzero / test_call_seq / test_check_call_zero
