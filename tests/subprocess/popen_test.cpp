@@ -445,3 +445,36 @@ TEST(Popen, ErrorHierarchy) {
   } catch (const tandem::Error&) {
   }
 }
+
+// ProcessTestCase.test_leaking_fds_on_error / test_nonexisting_with_pipes: a Popen that fails
+// to start closes every pipe it made.
+TEST(Popen, FailedStartLeaksNothing) {
+  auto fds = [] {
+    int n = 0;
+    for (int fd = 0; fd < 1024; ++fd) n += ::fcntl(fd, F_GETFD) != -1;
+    return n;
+  };
+  const int before = fds();
+  PopenOptions o;
+  o.stdin_ = PIPE;
+  o.stdout_ = PIPE;
+  o.stderr_ = PIPE;
+  for (int i = 0; i < 20; ++i) EXPECT_THROW(Popen({"/nonexistent/program"}, o), tandem::FileNotFoundError);
+  PopenOptions u = o;
+  u.umask = 022;
+  EXPECT_THROW(Popen({"/nonexistent/program"}, u), tandem::FileNotFoundError);
+  PopenOptions c = o;
+  c.cwd = "/nonexistent";
+  EXPECT_THROW(Popen({"true"}, c), tandem::FileNotFoundError);
+  EXPECT_EQ(fds(), before);
+}
+
+// ProcessTestCase.test_communicate_stdin / test_stdout_none: input only, output inherited.
+TEST(Popen, CommunicateInputOnly) {
+  PopenOptions o;
+  o.stdin_ = PIPE;
+  Popen p({"sh", "-c", "read x; test \"$x\" = pear"}, o);
+  Output out = p.communicate("pear\n");
+  EXPECT_EQ(out.stdout_, "");
+  EXPECT_EQ(p.returncode(), 0);
+}
