@@ -315,7 +315,7 @@ def subprocess_run_big_workload(scale):
 
 def subprocess_communicate_workload(scale):
     import subprocess
-    n = max(1 << 20, int((256 << 20) * min(1.0, scale)))
+    n = (256 << 20) if scale >= 0.2 else (16 << 20)
     data = b"c" * n
     t0 = time.perf_counter()
     p = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)

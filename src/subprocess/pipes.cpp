@@ -4,9 +4,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <chrono>
 #include <cmath>
 
@@ -49,11 +52,41 @@ void wait_fd(int fd, short events) noexcept {
 
 void grow_pipe(int fd) noexcept { ::fcntl(fd, F_SETPIPE_SZ, 1 << 20); }
 
+namespace {
+
+// Grows buf's capacity geometrically and, past a few MiB, asks for transparent huge pages
+// over it (madvise(MADV_HUGEPAGE) on the 2 MiB-aligned interior of the block: memory we own).
+// Bulk output is mostly page faults: a fresh 4 KiB page per 4 KiB read. On a VM where a fault
+// costs ~20 us (measured here: 256 MiB touched in 1.4 s) that caps a 256 MiB communicate
+// near 180 MB/s; one fault per 2 MiB lifts it to memory speed. Where THP is "never" the
+// advice is a no-op.
+void reserve_geometric(std::string& buf, std::size_t need) {
+  if (buf.capacity() >= need) return;
+  constexpr std::uintptr_t kHuge = std::uintptr_t{2} << 20;
+  const std::size_t cap = std::max(need, buf.capacity() * 2);
+  if (cap < 2 * kHuge) {
+    buf.reserve(cap);
+    return;
+  }
+  // A new block, advised before anything touches it (the copy included), then swapped in.
+  std::string next;
+  next.reserve(cap);
+  const auto b = reinterpret_cast<std::uintptr_t>(next.data());
+  const std::uintptr_t lo = (b + kHuge - 1) & ~(kHuge - 1);
+  const std::uintptr_t hi = (b + next.capacity()) & ~(kHuge - 1);
+  if (hi > lo) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
+  next.append(buf);
+  buf.swap(next);
+}
+
+}  // namespace
+
 Io read_some(int fd, std::string& buf, std::size_t max) {
   const std::size_t old = buf.size();
   // The read size grows with what has come so far: a small output costs a 64 KiB resize (it
   // zero-fills), a bulk one reads up to `max` per call.
   if (max > 65536 && old < max) max = old < 65536 ? 65536 : old;
+  reserve_geometric(buf, old + max);
   buf.resize(old + max);
   ssize_t n;
   do n = ::read(fd, buf.data() + old, max);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // <tandem/subprocess/popen.hpp> — subprocess.Popen: one child process (docs/subprocess.md#guarantees).
 //
-//   Popen p({"sort"}, {.stdin_ = PIPE, .stdout_ = PIPE});     // (designated initialisers
-//   auto [out, err] = p.communicate("b\na\n");                 //  need PopenOptions o; o.x=…)
+//   Popen p({"sort"}, {.stdin_ = PIPE, .stdout_ = PIPE});  // (an aggregate: fields in order)
+//   auto [out, err] = p.communicate("b\na\n");
 //
 // Guarantees
 //  * Start: posix_spawn (glibc runs it as clone(CLONE_VM|CLONE_VFORK), so the cost does not grow
