@@ -164,7 +164,10 @@ TEST(Run, NoZombiesNoLeakedFds) {
     PopenOptions o;
     o.stdin_ = PIPE;
     o.stdout_ = PIPE;
-    o.stderr_ = i % 2 ? Redirect(PIPE) : Redirect(STDOUT);
+    if (i % 2)
+      o.stderr_ = PIPE;
+    else
+      o.stderr_ = STDOUT;
     Popen p({"true"}, o);
   }
   EXPECT_EQ(faulttest::count_fds(), fds);
