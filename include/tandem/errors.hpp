@@ -80,8 +80,8 @@ class TimeoutError : public virtual Error {
 /// Python's text: "[Errno 2] No such file or directory: 'name'".
 class OSError : public Error {
  public:
-  OSError(int err, const std::string& what) : Error(what), errno__(err) {}
-  int errno_() const noexcept { return errno__; }
+  OSError(int err, const std::string& what) : Error(what), err_(err) {}
+  int errno_() const noexcept { return err_; }
 
   /// Python's message for errno `err` about `filename` (none when empty).
   static std::string message(int err, const std::string& filename = {}) {
@@ -91,7 +91,7 @@ class OSError : public Error {
   }
 
  private:
-  int errno__;
+  int err_;
 };
 
 /// ENOENT.

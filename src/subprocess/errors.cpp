@@ -43,23 +43,23 @@ std::string called_text(int rc, const std::vector<std::string>& cmd) {
 }  // namespace
 
 TimeoutExpired::TimeoutExpired(std::vector<std::string> cmd_, duration timeout_, std::string output_,
-                               std::string stderr__)
+                               std::string stderr_text)
     : Error("Command '" + repr_args(cmd_) + "' timed out after " + format_seconds(timeout_) + " seconds"),
       SubprocessError(),
       TimeoutError(VirtualBase{}),
       cmd(std::move(cmd_)),
       timeout(timeout_),
       output(std::move(output_)),
-      stderr_(std::move(stderr__)) {}
+      stderr_(std::move(stderr_text)) {}
 
 CalledProcessError::CalledProcessError(int returncode_, std::vector<std::string> cmd_, std::string output_,
-                                       std::string stderr__)
+                                       std::string stderr_text)
     : Error(called_text(returncode_, cmd_)),
       SubprocessError(),
       returncode(returncode_),
       cmd(std::move(cmd_)),
       output(std::move(output_)),
-      stderr_(std::move(stderr__)) {}
+      stderr_(std::move(stderr_text)) {}
 
 void CompletedProcess::check_returncode() const {
   if (returncode != 0) throw CalledProcessError(returncode, args, stdout_, stderr_);

@@ -37,7 +37,7 @@ class SubprocessError : public virtual Error {
 class TimeoutExpired : public SubprocessError, public TimeoutError {
  public:
   TimeoutExpired(std::vector<std::string> cmd_, duration timeout_, std::string output_ = {},
-                 std::string stderr__ = {});
+                 std::string stderr_text = {});
   std::vector<std::string> cmd;
   duration timeout;
   std::string output, stderr_;
@@ -47,7 +47,7 @@ class TimeoutExpired : public SubprocessError, public TimeoutError {
 class CalledProcessError : public SubprocessError {
  public:
   CalledProcessError(int returncode_, std::vector<std::string> cmd_, std::string output_ = {},
-                     std::string stderr__ = {});
+                     std::string stderr_text = {});
   int returncode;
   std::vector<std::string> cmd;
   std::string output, stderr_;
