@@ -309,6 +309,44 @@ def mp_start_spawn_workload(scale):
     return _mp_start("spawn", max(3, int(8 * scale)))
 
 
+# ---- subprocess (tandem's side: bench/compare/subprocess_workload.cpp).
+_ballast = None
+
+
+def _run_true(scale):
+    import subprocess
+    k = max(20, int(300 * scale))
+    t0 = time.perf_counter()
+    for _ in range(k):
+        subprocess.run(["/bin/true"], check=True)
+    return k / (time.perf_counter() - t0), "runs/s"
+
+
+def subprocess_run_workload(scale):
+    return _run_true(scale)
+
+
+def subprocess_run_big_workload(scale):
+    global _ballast
+    if _ballast is None:  # 2 GiB, every page written (a bytearray's zero pages are not)
+        _ballast = bytearray(2 << 30)
+        for i in range(0, len(_ballast), 4096):
+            _ballast[i] = 1
+    return _run_true(scale)
+
+
+def subprocess_communicate_workload(scale):
+    import subprocess
+    n = (256 << 20) if scale >= 0.2 else (16 << 20)
+    data = b"c" * n
+    t0 = time.perf_counter()
+    p = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    out, _ = p.communicate(data)
+    secs = time.perf_counter() - t0
+    assert len(out) == n and p.returncode == 0
+    return n / 1e6 / secs, "MB/s"
+
+
 WORKLOADS = {
     "event": ("threading.Event", event_workload),
     "lock": ("threading.Lock", lock_workload),
@@ -325,6 +363,9 @@ WORKLOADS = {
     "mp start fork": ("Process (fork)", mp_start_fork_workload),
     "mp start forkserver": ("Process (forkserver)", mp_start_forkserver_workload),
     "mp start spawn": ("Process (spawn)", mp_start_spawn_workload),
+    "subprocess run": ("subprocess.run", subprocess_run_workload),
+    "subprocess run 2GiB": ("subprocess.run", subprocess_run_big_workload),
+    "subprocess communicate": ("Popen.communicate", subprocess_communicate_workload),
 }
 
 

@@ -17,11 +17,25 @@
 //   concurrent.futures.BrokenExecutor (RuntimeErr.) tandem::BrokenExecutor
 //     → BrokenThreadPool, BrokenProcessPool → WorkerDied
 //   an exception raised in another process         tandem::RemoteError
+//   OSError (errno), FileNotFoundError,            tandem::OSError (errno_()),
+//     PermissionError, FileExistsError               FileNotFoundError, PermissionError,
+//                                                    FileExistsError
+//   EOFError, multiprocessing.AuthenticationError  tandem::EOFError, AuthenticationError
+//   subprocess.SubprocessError, TimeoutExpired,    <tandem/subprocess/errors.hpp>
+//     CalledProcessError
+//
+// Error is a *virtual* base of TimeoutError and of subprocess::SubprocessError, so that
+// subprocess::TimeoutExpired can be both (as Python's is a SubprocessError and, since 3.3, a
+// TimeoutError by duck typing — here by inheritance) and `catch (const tandem::Error&)` still
+// catches it unambiguously. The other types keep a plain base: their constructors are
+// unchanged.
 //
 // Where Python's hierarchy says "X is a RuntimeError" the C++ type derives from
 // tandem::RuntimeError too, so catching the base works the same way in both languages.
 #pragma once
 
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -50,10 +64,77 @@ class DecodeError : public ValueError {
   using ValueError::ValueError;
 };
 
-class TimeoutError : public Error {
+class TimeoutError : public virtual Error {
+ public:
+  explicit TimeoutError(const std::string& what = "timed out") : Error(what) {}
+  explicit TimeoutError(const char* what) : Error(what) {}
+
+ protected:
+  /// For a class that derives from TimeoutError and another Error: the most derived class
+  /// initialises the virtual base, so this one does not.
+  struct VirtualBase {};
+  explicit TimeoutError(VirtualBase) : Error("") {}
+};
+
+/// OSError: a system call failed; errno_() is its errno (Python's OSError.errno). what() is
+/// Python's text: "[Errno 2] No such file or directory: 'name'".
+class OSError : public Error {
+ public:
+  OSError(int err, const std::string& what) : Error(what), err_(err) {}
+  int errno_() const noexcept { return err_; }
+
+  /// Python's message for errno `err` about `filename` (none when empty).
+  static std::string message(int err, const std::string& filename = {}) {
+    std::string m = "[Errno " + std::to_string(err) + "] " + std::strerror(err);
+    if (!filename.empty()) m += ": '" + filename + "'";
+    return m;
+  }
+
+ private:
+  int err_;
+};
+
+/// ENOENT.
+class FileNotFoundError : public OSError {
+ public:
+  using OSError::OSError;
+};
+
+/// EACCES, EPERM.
+class PermissionError : public OSError {
+ public:
+  using OSError::OSError;
+};
+
+/// EEXIST.
+class FileExistsError : public OSError {
+ public:
+  using OSError::OSError;
+};
+
+/// Throws the OSError subclass Python would raise for `err` (FileNotFoundError for ENOENT,
+/// PermissionError for EACCES/EPERM, FileExistsError for EEXIST, OSError otherwise).
+[[noreturn]] inline void raise_os_error(int err, const std::string& filename = {}) {
+  std::string m = OSError::message(err, filename);
+  switch (err) {
+    case ENOENT: throw FileNotFoundError(err, m);
+    case EACCES:
+    case EPERM: throw PermissionError(err, m);
+    case EEXIST: throw FileExistsError(err, m);
+    default: throw OSError(err, m);
+  }
+}
+
+/// EOFError: the other end closed (Connection.recv on a closed pipe, as Python).
+class EOFError : public Error {
  public:
   using Error::Error;
-  TimeoutError() : Error("timed out") {}
+};
+
+/// multiprocessing.AuthenticationError: a connection's authentication failed.
+class AuthenticationError : public Error {
+ public:
+  using Error::Error;
 };
 
 /// queue.Empty: a non-blocking or timed get found nothing.

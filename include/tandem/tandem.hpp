@@ -12,5 +12,6 @@
 #include "tandem/queue.hpp"
 #include "tandem/sched.hpp"
 #include "tandem/serialize.hpp"
+#include "tandem/subprocess.hpp"
 #include "tandem/threading.hpp"
 #include "tandem/version.hpp"

@@ -53,16 +53,22 @@ inline int count_children() {
   return n;
 }
 
-/// Entries of /dev/shm (POSIX shared memory segments).
-inline int count_shm() {
+/// Entries of a directory, but "." and "..".
+inline int count_entries(const char* dir) {
   int n = 0;
-  if (DIR* d = opendir("/dev/shm")) {
+  if (DIR* d = opendir(dir)) {
     while (dirent* e = readdir(d))
       if (e->d_name[0] != '.') ++n;
     closedir(d);
   }
   return n;
 }
+
+/// Entries of /dev/shm (POSIX shared memory segments).
+inline int count_shm() { return count_entries("/dev/shm"); }
+
+/// Threads of this process.
+inline int count_threads() { return count_entries("/proc/self/task"); }
 
 inline bool process_exists(int pid) { return kill(pid, 0) == 0; }
 
