@@ -95,7 +95,7 @@ class TextbookTimers {
 
 std::size_t timer_count(const Sizes& s) { return s.scaled(1'000'000); }
 
-Register tandem_timers("timers", "tandem call_later (ThreadPoolExecutor)", "timers/s",
+Register tandem_timers("timers", "tandem::ThreadPoolExecutor::call_later", "timers/s",
                        [](const Sizes& s) {
   const std::size_t n = timer_count(s);
   const auto ds = delays(n, 100'000);
@@ -152,7 +152,7 @@ double p99_lateness_us(Schedule schedule) {
   return late[kN * 99 / 100];
 }
 
-Register tandem_lateness("timer lateness", "tandem call_later (ThreadPoolExecutor)", "us/rt",
+Register tandem_lateness("timer lateness", "tandem::ThreadPoolExecutor::call_later", "us/rt",
                          [](const Sizes&) {
   tandem::ThreadPoolExecutor ex(2);
   ex.submit([] {}).result();
