@@ -5,11 +5,13 @@
 // map, call_later and nested submits.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
 #include <vector>
 
 #include "tandem/contextvars.hpp"
 #include "tandem/futures.hpp"
+#include "tandem/threading/event.hpp"
 
 using namespace std::chrono_literals;
 
@@ -40,6 +42,22 @@ TEST(ContextPropagation, CapturedAtTheCallNotAtTheRun) {
   request_id.set("after-call");
   EXPECT_EQ(later.result(60s), "at-call");
   request_id.reset(tok);
+}
+
+TEST(ContextPropagation, CallEveryTicksRunInTheCallersContext) {
+  tandem::ThreadPoolExecutor ex(2);
+  auto tok = request_id.set("periodic");
+  std::atomic<int> right{0}, wrong{0};
+  tandem::Event three;
+  auto h = ex.call_every(5ms, [&] {
+    (request_id.get() == "periodic" ? right : wrong)++;
+    request_id.set("changed-in-tick");  // each tick starts from the caller's copy again
+    if (right == 3) three.set();
+  });
+  request_id.reset(tok);
+  ASSERT_TRUE(three.wait(60s));
+  h.cancel();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 TEST(ContextPropagation, MapAndNestedSubmits) {

@@ -26,6 +26,10 @@
 //    An exception from a tick is logged (tandem::log, "futures") and the ticks go on.
 //    cancel(): no further tick starts; at most one tick already under way may still run.
 //    Dropping the handle does not stop the ticks (as asyncio's TimerHandle); shutdown does.
+//  * Context: the callable runs in a copy of the contextvars context of the call that made
+//    the timer (each tick of call_every in its own copy), as asyncio's call_later.
+//  * The timer thread runs no user callable; it may run done callbacks of a timer's future
+//    when the executor refuses the task (the future then fails or is cancelled there).
 //  * shutdown() of the executor cancels its pending timers (their futures report CANCELLED)
 //    and stops its periodic calls; call_* after shutdown raises RuntimeError, as submit.
 // Cost: a timer is one allocation (future + timer), O(log n) to queue; the timer thread is
@@ -39,6 +43,7 @@
 #include <tuple>
 #include <utility>
 
+#include "tandem/contextvars.hpp"
 #include "tandem/detail/wait.hpp"
 #include "tandem/futures/future.hpp"
 #include "tandem/futures/detail/timer_nodes.hpp"
@@ -126,10 +131,16 @@ class ExecutorTimers {
 
  private:
   Derived& self() noexcept { return static_cast<Derived&>(*this); }
+  /// The submit a timer makes when due, in (a copy of) the context of the call that made the
+  /// timer — the submit takes its task's context from there (contextvars.hpp).
   template <class F, class... Args>
   static auto make_submit(F fn, Args... args) {
-    return [fn = std::move(fn), tup = std::make_tuple(std::move(args)...)](Derived& ex) {
-      return std::apply([&](const auto&... a) { return ex.submit(fn, a...); }, tup);
+    return [ctx = copy_context(), fn = std::move(fn),
+            tup = std::make_tuple(std::move(args)...)](Derived& ex) {
+      Context mine = ctx;  // Python's ctx.copy(): a periodic timer runs it once per tick
+      return std::move(mine).run([&] {
+        return std::apply([&](const auto&... a) { return ex.submit(fn, a...); }, tup);
+      });
     };
   }
 
