@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -33,8 +34,15 @@ TEST(WithoutInit, SpawnIsRefusedClearly) {
 
 // The lazily started server warns when the process has threads by then; it works anyway.
 TEST(WithoutInit, ForkserverStartsLazily) {
-  tandem::Event stop;
-  std::thread other([&stop] { stop.wait(); });
+  tandem::Event started, stop;
+  std::thread other([&] {
+    started.set();
+    stop.wait();
+  });
+  // Fork only once the thread is up: a thread still starting may hold the sanitizer
+  // allocator's lock (GCC 12's ASan takes no lock around fork), and the fork server's child
+  // would inherit it locked and hang in LeakSanitizer's check at exit.
+  ASSERT_TRUE(started.wait(std::chrono::seconds(60)));
   testing::internal::CaptureStderr();
   mp::Process p(exit_with, std::tuple{6}, {.start_method = mp::StartMethod::forkserver});
   p.start();
