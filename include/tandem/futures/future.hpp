@@ -151,19 +151,19 @@ void forward_outcome(FutureState<R>& from, FutureState<R>& to) noexcept {
     to.cancel_from_running();
     return;
   }
-  Outcome<R> o;
-  if (from.has_exception()) {
-    o.error = from.stored_exception();
-  } else if constexpr (std::is_void_v<R>) {
-    o.value.emplace(true);
-  } else {
-    try {
-      o.value.emplace(std::move(from.value()));
-    } catch (...) {
-      o.error = std::current_exception();
-    }
+  try {
+    to.begin_set();
+  } catch (...) {  // completed by hand meanwhile
+    return;
   }
-  publish(to, std::move(o));
+  if (from.has_exception()) {
+    to.store_exception(from.stored_exception());
+    to.end_set(true);
+  } else if constexpr (std::is_void_v<R>) {
+    to.emplace_claimed();
+  } else {
+    to.emplace_claimed(std::move(from.value()));  // a throwing move becomes the outcome
+  }
 }
 
 struct AdoptRef {};
