@@ -15,6 +15,8 @@
 //   Value, Array (sharedctypes)        mp::Value<T>, mp::Array<T>   value.hpp, array.hpp
 //   Queue, JoinableQueue, SimpleQueue  mp::Queue<T>, ...       queue.hpp, joinable_queue.hpp,
 //   simple_queue.hpp
+//   Pipe(), connection.Connection      mp::Pipe(), mp::Connection  connection.hpp
+//   connection.Listener, Client, wait  mp::connection::Listener, ...  listener.hpp
 //
 // The child of a Process is a fork()ed copy; what it shares with its parent after start()
 // lives in MAP_SHARED memory (<tandem/multiprocessing/detail/shm.hpp>), and every wait on it goes
@@ -25,12 +27,14 @@
 #include "tandem/multiprocessing/array.hpp"
 #include "tandem/multiprocessing/barrier.hpp"
 #include "tandem/multiprocessing/condition.hpp"
+#include "tandem/multiprocessing/connection.hpp"
 #include "tandem/multiprocessing/event.hpp"
 #include "tandem/multiprocessing/lock.hpp"
 #include "tandem/multiprocessing/manager.hpp"
 #include "tandem/multiprocessing/process.hpp"
 #include "tandem/multiprocessing/queue.hpp"
 #include "tandem/multiprocessing/joinable_queue.hpp"
+#include "tandem/multiprocessing/listener.hpp"
 #include "tandem/multiprocessing/simple_queue.hpp"
 #include "tandem/multiprocessing/rlock.hpp"
 #include "tandem/multiprocessing/semaphore.hpp"

@@ -328,6 +328,11 @@ class Process {
   std::optional<int> exitcode();
   /// The child's pid; 0 before start().
   int pid() const noexcept { return pid_.load(std::memory_order_acquire); }
+  /// Python's Process.sentinel: a descriptor that becomes readable (POLLIN) when the child
+  /// has exited — the child's pidfd, owned by this object (do not close it; valid until the
+  /// Process is destroyed, also after the child was reaped). -1 before start(). For
+  /// mp::connection::wait() or a poll(2) of the caller's own.
+  int sentinel() const noexcept { return pidfd_; }
   std::string name() const;
   /// Renames the object; inside the child, also renames the process (PR_SET_NAME, argv).
   void set_name(std::string name);
