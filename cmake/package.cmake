@@ -7,7 +7,9 @@
 # CHANGELOG.md,copyright} under /usr with the multiarch libdir.
 #
 # Depends: what the core shared library needs (dpkg-shlibdeps on it, at packaging time: libc6,
-# libstdc++6, libgcc-s1 with their minimum versions), never the MPI component's libraries: a
+# libstdc++6, libgcc-s1, libssl3 with their minimum versions) plus libssl-dev — the static
+# library and the CMake package's find_dependency(OpenSSL) need libcrypto's development files
+# (the authkey HMACs of mp::connection) — never the MPI component's libraries: a
 # user of tandem::mpi installs libopenmpi-dev (Suggests), without which the CMake package simply
 # has no tandem::mpi.
 
@@ -49,7 +51,7 @@ set(CPACK_RESOURCE_FILE_README ${PROJECT_SOURCE_DIR}/README.md)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6, libstdc++6")  # replaced by dpkg-shlibdeps' answer below
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6, libstdc++6, libssl-dev")  # replaced by dpkg-shlibdeps' answer below
 if(TARGET tandem_mpi)
   set(CPACK_DEBIAN_PACKAGE_SUGGESTS "libopenmpi-dev")
 endif()
@@ -77,7 +79,7 @@ if(CPACK_GENERATOR STREQUAL "DEB")
   if(rc OR NOT out MATCHES "shlibs:Depends=([^\n]+)")
     message(FATAL_ERROR "tandem: dpkg-shlibdeps failed (${rc}): ${out}${err}")
   endif()
-  set(CPACK_DEBIAN_PACKAGE_DEPENDS "${CMAKE_MATCH_1}")
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "${CMAKE_MATCH_1}, libssl-dev")
   message(STATUS "tandem: Depends: ${CPACK_DEBIAN_PACKAGE_DEPENDS}")
 endif()
 ]])

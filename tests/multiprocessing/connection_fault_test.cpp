@@ -33,6 +33,13 @@ void half_message_then_die(mp::Connection& to_parent) {
   ::raise(SIGKILL);
 }
 
+// The ends of Pipe(duplex) as (writer, reader): a one-way Pipe's writer is its second.
+std::pair<mp::Connection, mp::Connection> writer_and_reader(bool duplex) {
+  auto [a, b] = mp::Pipe(duplex);
+  if (duplex) return {std::move(a), std::move(b)};
+  return {std::move(b), std::move(a)};
+}
+
 }  // namespace
 
 TEST(ConnectionFault, PeerKilledMidMessageGivesEOFError) {
@@ -63,9 +70,7 @@ TEST(ConnectionFault, PeerKilledBeforeLengthHeaderIsComplete) {
 
 TEST(ConnectionFault, RecvAfterPeerClosedGivesEOFError) {
   for (bool duplex : {true, false}) {
-    auto [a, b] = mp::Pipe(duplex);
-    mp::Connection& writer = duplex ? a : b;
-    mp::Connection& reader = duplex ? b : a;
+    auto [writer, reader] = writer_and_reader(duplex);
     writer.send(std::string("last"));
     writer.close();
     EXPECT_TRUE(reader.poll());  // a message is there
@@ -79,9 +84,7 @@ TEST(ConnectionFault, RecvAfterPeerClosedGivesEOFError) {
 // The process must survive (no SIGPIPE) and see OSError(EPIPE), on a socket and on a pipe.
 TEST(ConnectionFault, SendToClosedPeerRaisesWithoutSigpipe) {
   for (bool duplex : {true, false}) {
-    auto [a, b] = mp::Pipe(duplex);
-    mp::Connection& writer = duplex ? a : b;
-    mp::Connection& reader = duplex ? b : a;
+    auto [writer, reader] = writer_and_reader(duplex);
     reader.close();
     try {
       writer.send_bytes(bytes("nobody listens"));

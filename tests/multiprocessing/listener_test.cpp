@@ -323,3 +323,65 @@ TEST(ListenerTest, PythonClientWithoutAuthkeyOnUnixSocket) {
   EXPECT_EQ(trim(py.stdout_().readline()), "done");
   EXPECT_EQ(py.wait(60s), 0);
 }
+
+// CPython 3.12+'s handshake ("{sha256}"-prefixed challenge and response), spoken by hand by the
+// local python3 (which may be 3.11, whose own handshake the tests above use): tandem must
+// answer a modern challenge with a prefixed HMAC-SHA-256, and accept a prefixed response.
+constexpr const char* kModernPeer = R"PY(
+import sys, os, hmac, multiprocessing.connection as mc
+def deliver(c, key):
+    msg = b'{sha256}' + os.urandom(40)
+    c.send_bytes(b'#CHALLENGE#' + msg)
+    r = c.recv_bytes(256)
+    ok = r.startswith(b'{sha256}') and hmac.compare_digest(r[8:], hmac.new(key, msg, 'sha256').digest())
+    c.send_bytes(b'#WELCOME#' if ok else b'#FAILURE#')
+    if not ok:
+        raise mc.AuthenticationError('digest received was wrong')
+def answer(c, key):
+    m = c.recv_bytes(256)
+    assert m.startswith(b'#CHALLENGE#{sha256}'), m
+    m = m[len(b'#CHALLENGE#'):]
+    c.send_bytes(b'{sha256}' + hmac.new(key, m, 'sha256').digest())
+    if c.recv_bytes(256) != b'#WELCOME#':
+        raise mc.AuthenticationError('digest sent was rejected')
+role, addr, key = sys.argv[1], sys.argv[2], sys.argv[3].encode()
+if role == 'client':
+    c = mc.Client(addr)
+    answer(c, key)
+    deliver(c, key)
+else:
+    l = mc.Listener(addr)
+    print(l.address, flush=True)
+    c = l.accept()
+    deliver(c, key)
+    answer(c, key)
+c.send_bytes(c.recv_bytes()[::-1])
+print('done', flush=True)
+)PY";
+
+TEST(ListenerTest, Python312ClientToTandemListener) {
+  if (!have_python()) GTEST_SKIP() << "python3 with multiprocessing is not on PATH";
+  {
+    mc::Listener l(mc::Address(socket_path()), {.authkey = kKey});
+    sp::Popen py({"python3", "-c", kModernPeer, "client", l.address().path(), kKey}, piped());
+    mp::Connection c = l.accept();
+    c.send_bytes(bytes("abc"));
+    EXPECT_EQ(c.recv_bytes(), bytes("cba"));
+    EXPECT_EQ(trim(py.stdout_().readline()), "done");
+    EXPECT_EQ(py.wait(60s), 0);
+  }
+}
+
+TEST(ListenerTest, TandemClientToPython312Listener) {
+  if (!have_python()) GTEST_SKIP() << "python3 with multiprocessing is not on PATH";
+  {
+    sp::Popen py({"python3", "-c", kModernPeer, "listener", socket_path(), kKey}, piped());
+    const std::string announced = trim(py.stdout_().readline());
+    ASSERT_FALSE(announced.empty());
+    mp::Connection c = mc::Client(mc::Address(announced), {.authkey = kKey});
+    c.send_bytes(bytes("xyz"));
+    EXPECT_EQ(c.recv_bytes(), bytes("zyx"));
+    EXPECT_EQ(trim(py.stdout_().readline()), "done");
+    EXPECT_EQ(py.wait(60s), 0);
+  }
+}

@@ -28,10 +28,11 @@
 // Threads: like Python's, a Connection is not synchronised. One thread sending while another
 //  receives on a duplex Connection is fine (the directions share nothing but the descriptor);
 //  two concurrent senders, two concurrent receivers, or close() racing anything, are not.
-// Cost: send_bytes is one write (header and body gathered with writev) for any size that the
-//  kernel takes at once; recv_bytes is a 4-byte read plus reads of the body into a vector that
-//  grows as bytes arrive (a corrupt length header can never make it allocate more than what
-//  was actually received, plus 1 MiB).
+// Cost: send_bytes is one sendmsg/writev (header and body gathered) for any size that the
+//  kernel takes at once; on a one-way Pipe add three cheap syscalls that block SIGPIPE around
+//  it. recv_bytes is a 4-byte read plus reads of the body into a vector that grows as bytes
+//  arrive: a corrupt or hostile length header never makes it allocate more than twice what
+//  was actually received plus 1 MiB.
 // Differences from Python:
 //  * send<T>/recv<T> use tandem's serializer (<tandem/serialize.hpp>), not pickle: only
 //    send_bytes/recv_bytes interoperate with a Python peer; send/recv need tandem both ends.
