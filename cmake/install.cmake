@@ -26,6 +26,10 @@ if(TANDEM_ALSO_STATIC AND BUILD_SHARED_LIBS)
         set_property(TARGET ${lib}_static PROPERTY ${prop} "${value}")
       endif()
     endforeach()
+    if(lib STREQUAL "tandem")
+      # A shared library's PRIVATE libcrypto is not in its interface; the archive's users need it.
+      target_link_libraries(tandem_static PRIVATE OpenSSL::Crypto)
+    endif()
     list(APPEND tandem_static_targets ${lib}_static)
   endforeach()
 endif()
@@ -53,6 +57,13 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/tandemConfig.cmake
 
 # The .pc file finds its prefix relative to itself, so an installed tree can be moved.
 file(RELATIVE_PATH TANDEM_PC_TO_PREFIX "/root/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/root")
+# A static-only build's libtandem.a needs libcrypto on every link line; a shared build's users
+# get it through `pkg-config --static` (Requires.private) when they link the archive.
+if(BUILD_SHARED_LIBS)
+  set(TANDEM_PC_EXTRA_LIBS "")
+else()
+  set(TANDEM_PC_EXTRA_LIBS " -lcrypto")
+endif()
 configure_file(cmake/tandem.pc.in ${CMAKE_CURRENT_BINARY_DIR}/tandem.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/tandem.pc
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
