@@ -60,7 +60,7 @@ class Connection {
  public:
   /// Adopts `fd` (Python's Connection(handle, readable, writable)): it is closed by this
   /// object. Both false: ValueError("at least one of `readable` and `writable` must be True").
-  /// A negative fd: ValueError("invalid handle").
+  /// A negative fd: ValueError("invalid handle"). On either ValueError the fd stays the caller's.
   explicit Connection(int fd, bool readable = true, bool writable = true);
   Connection(Connection&& other) noexcept;
   Connection& operator=(Connection&& other) noexcept;

@@ -141,6 +141,7 @@ class Waitable {
   Waitable(Connection& c) : fd_(c.fileno()), object_(&c) {}
   Waitable(Process& p);
   Waitable(const Listener& l) : fd_(l.fileno()), object_(&l) {}
+  /// A raw descriptor; a negative one is never ready (poll(2) skips it).
   Waitable(int fd) : fd_(fd) {}
   int fileno() const noexcept { return fd_; }
   /// Whether this Waitable was made from `object` (a Connection, Process or Listener).
