@@ -385,3 +385,17 @@ TEST(ListenerTest, TandemClientToPython312Listener) {
     EXPECT_EQ(py.wait(60s), 0);
   }
 }
+
+// wait() on a Listener: ready once a client waits to be accepted (Python's wait takes
+// listening sockets too). A Process has no sentinel before start().
+TEST(ListenerTest, WaitSeesPendingClient) {
+  mc::Listener l{mc::Address(socket_path())};
+  EXPECT_TRUE(mc::wait({l}, 0s).empty());
+  mp::Connection c = mc::Client(l.address());
+  const auto ready = mc::wait({l}, 60s);
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_TRUE(ready[0].refers_to(&l));
+  mp::Connection a = l.accept();
+  mp::Process p([] {});
+  EXPECT_EQ(p.sentinel(), -1);
+}
