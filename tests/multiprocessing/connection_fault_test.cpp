@@ -108,8 +108,13 @@ TEST(ConnectionFault, PollTimesOutInTime) {
 }
 
 TEST(ConnectionFault, WaitOverConnectionsRawFdsAndProcessSentinel) {
-  auto [a, b] = mp::Pipe();
-  auto [r, w] = mp::Pipe(false);
+  // Not structured bindings: the lambda below captures them (clang 14 refuses that).
+  auto duplex = mp::Pipe();
+  mp::Connection& a = duplex.first;
+  mp::Connection& b = duplex.second;
+  auto one_way = mp::Pipe(false);
+  mp::Connection& r = one_way.first;
+  mp::Connection& w = one_way.second;
   int raw[2];
   ASSERT_EQ(::pipe2(raw, O_CLOEXEC), 0);
   // The child exits once it reads a message on `go` (its end of the Pipe).

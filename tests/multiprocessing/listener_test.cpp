@@ -399,3 +399,9 @@ TEST(ListenerTest, WaitSeesPendingClient) {
   mp::Process p([] {});
   EXPECT_EQ(p.sentinel(), -1);
 }
+
+TEST(ListenerTest, InvalidUnixAddresses) {
+  EXPECT_THROW(mc::Listener{mc::Address("")}, tandem::ValueError);  // Python would pick a path
+  EXPECT_THROW(mc::Listener{mc::Address("/tmp/" + std::string(200, 'x'))}, tandem::ValueError);
+  EXPECT_THROW(mc::Client(mc::Address("")), tandem::ValueError);
+}

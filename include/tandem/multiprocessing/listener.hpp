@@ -12,9 +12,10 @@
 //    40 random bytes (RAND_bytes); a response may be CPython 3.12's "{sha256}"-prefixed
 //    HMAC (also {md5}, {sha384}, {sha3_256}, {sha3_384}) or the bare HMAC-MD5 of Python
 //    ≤ 3.11, which answers any challenge that way. When answering, a 20-byte challenge (a
-//    Python ≤ 3.11 peer) gets the bare HMAC-MD5, a "{digest}" one the prefixed HMAC. So
-//    tandem talks to Python 3.8–3.13 in both roles. HMACs are OpenSSL's (libcrypto);
-//    digests are compared in constant time.
+//    Python ≤ 3.11 peer) gets the bare HMAC-MD5, a "{digest}" one the prefixed HMAC — the
+//    rules of CPython 3.12's connection.py, so either generation of Python is a peer in both
+//    roles (tested: the real python3 of the test machine, 3.11, and 3.12's handshake spoken by
+//    a script). HMACs are OpenSSL's (libcrypto); digests are compared in constant time.
 //  * A wrong key: AuthenticationError on both sides (the side that checks sends
 //    "#FAILURE#", the other raises on reading it). A peer that is not speaking the protocol
 //    (no "#CHALLENGE#", an unknown digest): AuthenticationError; a handshake message over
@@ -32,8 +33,9 @@
 //    authkey throw ValueError("an authkey is required for a TCP address ...") — Python
 //    allows it, but anyone who can reach the port could then talk to the program; a UNIX
 //    socket (mode 0600) is protected by the filesystem.
-//  * No default authkey (Python takes current_process().authkey when authkey is None for
-//    a Listener created by a multiprocessing manager); nullopt means no handshake.
+//  * authkey nullopt means no handshake, as Python's authkey=None. An empty key still runs
+//    the handshake on both sides (Python's Listener skips it for b'' while its Client does
+//    not, so the two could not talk).
 //  * Address::tcp takes a numeric IPv4/IPv6 address or a host name (getaddrinfo, first
 //    result); Python's Listener(('', 0)) binds all interfaces, here host "" does the same.
 //  * Listener(Address("")): Python picks a temporary path itself; here it is ValueError.
