@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: MIT
+// tandem::mp::SharedMemoryManager and its tracker process (see the header for the design).
+#include "tandem/multiprocessing/shared_memory_manager.hpp"
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "multiprocessing/shared_memory_name.hpp"
+#include "tandem/errors.hpp"
+
+namespace tandem::mp {
+
+namespace {
+
+// A ledger record: byte 0 is 1 while the segment must be unlinked at the owner's death,
+// then "/name" NUL-terminated.
+constexpr std::size_t kRecord = 64;
+constexpr char kQuit = 'Q';  // owner → tracker: shut down cleanly, unlink nothing
+
+void close_range_from(unsigned first, unsigned last) noexcept {
+  if (first > last) return;
+  if (::syscall(SYS_close_range, first, last, 0) == 0) return;
+  for (unsigned fd = first; fd <= last && fd < 65536; ++fd) ::close(static_cast<int>(fd));
+}
+
+// The tracker, in the forked child: async-signal-safe calls only (the parent may have had
+// other threads holding locks at fork()).
+[[noreturn]] void tracker_main(int sock, int ledger) noexcept {
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGINT, &ignore, nullptr);
+  ::sigaction(SIGTERM, &ignore, nullptr);
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Keep only our two descriptors: an inherited pipe end or socket would keep some other
+  // peer of the parent waiting for an EOF that never comes while the tracker lives.
+  const auto lo = static_cast<unsigned>(std::min(sock, ledger));
+  const auto hi = static_cast<unsigned>(std::max(sock, ledger));
+  if (lo > 0) close_range_from(0, lo - 1);
+  close_range_from(lo + 1, hi - 1);
+  close_range_from(hi + 1, ~0U);
+
+  char c = 0;
+  for (;;) {
+    const ssize_t n = ::read(sock, &c, 1);
+    if (n > 0 && c == kQuit) ::_exit(0);
+    if (n == 0 || (n < 0 && errno != EINTR)) break;  // the owner is gone
+  }
+  char records[16][kRecord];
+  for (off_t at = 0;; at += static_cast<off_t>(sizeof records)) {
+    const ssize_t got = ::pread(ledger, records, sizeof records, at);
+    if (got <= 0) break;
+    for (std::size_t r = 0; r < static_cast<std::size_t>(got) / kRecord; ++r) {
+      records[r][kRecord - 1] = '\0';
+      if (records[r][0] == 1) ::shm_unlink(records[r] + 1);
+    }
+  }
+  ::_exit(0);
+}
+
+}  // namespace
+
+SharedMemoryManager::~SharedMemoryManager() { shutdown(); }
+
+void SharedMemoryManager::start() {
+  std::lock_guard lock(mu_);
+  if (state_ == State::started) throw RuntimeError("Already started server");
+  if (state_ == State::shut_down) throw RuntimeError("Manager has shut down");
+  const int ledger = ::memfd_create("tandem-shm-tracker", MFD_CLOEXEC);
+  if (ledger < 0) raise_os_error(errno);
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    const int err = errno;
+    ::close(ledger);
+    raise_os_error(err);
+  }
+  const pid_t pid = ::fork();
+  if (pid == 0) tracker_main(sv[1], ledger);
+  const int err = errno;
+  ::close(sv[1]);
+  if (pid < 0) {
+    ::close(sv[0]);
+    ::close(ledger);
+    raise_os_error(err);
+  }
+  owner_ = ::getpid();
+  tracker_ = pid;
+  socket_ = sv[0];
+  ledger_ = ledger;
+  state_ = State::started;
+}
+
+void SharedMemoryManager::write_record(std::size_t index, const std::string& name) {
+  char record[kRecord] = {};
+  record[0] = 1;
+  record[1] = '/';
+  std::memcpy(record + 2, name.data(), std::min(name.size(), kRecord - 3));
+  if (::pwrite(ledger_, record, kRecord, static_cast<off_t>(index * kRecord)) !=
+      static_cast<ssize_t>(kRecord))
+    raise_os_error(errno);
+}
+
+void SharedMemoryManager::cross_out(std::size_t index) noexcept {
+  const char dead = 0;
+  [[maybe_unused]] const ssize_t n = ::pwrite(ledger_, &dead, 1, static_cast<off_t>(index * kRecord));
+}
+
+// Records a fresh name, then makes the segment under it; a taken name is crossed out and
+// another one tried. Recording first means a crash at any point leaves nothing unlisted.
+template <class Make>
+auto SharedMemoryManager::track(Make make) {
+  std::lock_guard lock(mu_);
+  if (state_ != State::started || owner_ != ::getpid())
+    throw ValueError(state_ == State::initial ? "SharedMemoryManager has not been started"
+                                              : "SharedMemoryManager is not running here");
+  for (;;) {
+    std::string name = detail::make_shm_name();
+    const std::size_t index = segments_.size();
+    write_record(index, name);
+    try {
+      auto made = make(name);
+      segments_.emplace_back(std::move(name), index);
+      return made;
+    } catch (const FileExistsError&) {
+      cross_out(index);
+      segments_.emplace_back(std::string(), index);  // the record stays used, as a hole
+    } catch (...) {
+      cross_out(index);
+      segments_.emplace_back(std::string(), index);
+      throw;
+    }
+  }
+}
+
+mp::SharedMemory SharedMemoryManager::SharedMemory(std::size_t size) {
+  if (size == 0) throw ValueError("'size' must be a positive number different from zero");
+  return track([&](const std::string& name) { return mp::SharedMemory(name, true, size); });
+}
+
+mp::ShareableList SharedMemoryManager::ShareableList(
+    std::vector<mp::ShareableList::value_type> sequence) {
+  return track([&](const std::string& name) { return mp::ShareableList(sequence, name); });
+}
+
+void SharedMemoryManager::shutdown() noexcept {
+  std::lock_guard lock(mu_);
+  if (state_ != State::started) return;
+  state_ = State::shut_down;
+  const bool owner = owner_ == ::getpid();
+  if (owner) {
+    for (const auto& [name, index] : segments_) {
+      if (name.empty()) continue;
+      ::shm_unlink(("/" + name).c_str());  // ENOENT: unlinked by hand already
+      cross_out(index);
+    }
+    [[maybe_unused]] const ssize_t n = ::send(socket_, &kQuit, 1, MSG_NOSIGNAL);
+  }
+  ::close(socket_);
+  ::close(ledger_);
+  socket_ = ledger_ = -1;
+  if (owner) {
+    int status = 0;
+    while (::waitpid(tracker_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  segments_.clear();
+}
+
+}  // namespace tandem::mp
