@@ -164,13 +164,10 @@ TEST(ShareableList, PythonReadsTandems) {
   items.push_back(str("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"));
   mp::ShareableList sl(items);
   const std::string out = shmtest::python(
-      std::string(shmtest::kUntrack) +
-          "import sys\n"
-          "from multiprocessing import shared_memory\n"
-          "sl = shared_memory.ShareableList(name=sys.argv[1]); untrack(sl.shm)\n"
-          "print(ascii(list(sl)[:-1])); print(ascii(sl[-1]), len(sl), sl.format)\n"
-          "sl[0] = 'py'; sl[1] = 3.25; sl[6] = b'\\x00z'; sl[8] = True; sl[5] = 'w\\u00f6w'\n"
-          "sl.shm.close()\n",
+      "sl = shared_memory.ShareableList(name=sys.argv[1]); untrack(sl.shm)\n"
+      "print(ascii(list(sl)[:-1])); print(ascii(sl[-1]), len(sl), sl.format)\n"
+      "sl[0] = 'py'; sl[1] = 3.25; sl[6] = b'\\x00z'; sl[8] = True; sl[5] = 'w\\u00f6w'\n"
+      "sl.shm.close()\n",
       {sl.shm().name()});
   EXPECT_EQ(out, std::string(kAllKindsAscii) +
                      "'\\xe9\\xe9\\xe9\\xe9\\xe9\\xe9\\xe9\\xe9\\xe9' 13 "
@@ -186,8 +183,6 @@ TEST(ShareableList, PythonReadsTandems) {
 // tandem reads Python's list, changes it, and Python sees the change.
 TEST(ShareableList, TandemReadsPythons) {
   auto py = shmtest::python_session(
-      "import sys\n"
-      "from multiprocessing import shared_memory\n"
       "sl = shared_memory.ShareableList([" + std::string(kAllKindsPython) + "])\n"
       "print(sl.shm.name)\n"
       "sys.stdin.readline()\n"

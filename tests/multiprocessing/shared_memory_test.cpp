@@ -107,13 +107,10 @@ TEST(SharedMemory, PythonAttachesToTandems) {
   mp::SharedMemory shm(std::nullopt, true, 4096);
   put(shm.buf(), std::string_view("from tandem\0\x01\xff", 14));
   const std::string out = shmtest::python(
-      std::string(shmtest::kUntrack) +
-          "import sys\n"
-          "from multiprocessing import shared_memory\n"
-          "s = shared_memory.SharedMemory(name=sys.argv[1]); untrack(s)\n"
-          "print(s.size >= 4096, bytes(s.buf[:14]).hex())\n"
-          "s.buf[100:108] = b'py\\x00wrote'\n"
-          "s.close()\n",
+      "s = shared_memory.SharedMemory(name=sys.argv[1]); untrack(s)\n"
+      "print(s.size >= 4096, bytes(s.buf[:14]).hex())\n"
+      "s.buf[100:108] = b'py\\x00wrote'\n"
+      "s.close()\n",
       {shm.name()});
   EXPECT_EQ(out, "True 66726f6d2074616e64656d0001ff\n");
   EXPECT_EQ(get(shm.buf().subspan(100), 8), std::string("py\0wrote", 8));
@@ -123,8 +120,6 @@ TEST(SharedMemory, PythonAttachesToTandems) {
 // tandem attaches to a segment Python made; Python unlinks it once tandem is done.
 TEST(SharedMemory, TandemAttachesToPythons) {
   auto py = shmtest::python_session(
-      "import sys\n"
-      "from multiprocessing import shared_memory\n"
       "s = shared_memory.SharedMemory(create=True, size=300)\n"
       "s.buf[:6] = b'python'\n"
       "print(s.name, s.size)\n"

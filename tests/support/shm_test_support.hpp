@@ -5,7 +5,7 @@
 //
 // Python 3.11's resource_tracker unlinks, when the interpreter exits, every segment it
 // created *or attached to*; the scripts that attach to a tandem segment therefore call
-// kUntrack (resource_tracker.unregister) right after attaching, and the scripts that create
+// untrack() (from kPrelude: resource_tracker.unregister) right after attaching, and the scripts that create
 // one unlink it themselves once tandem has read it.
 #pragma once
 
@@ -54,14 +54,16 @@ inline std::vector<int> children_of(int pid) {
   return out;
 }
 
-/// Unregisters segment `var` (a SharedMemory) from this interpreter's resource tracker.
-inline constexpr const char* kUntrack =
-    "from multiprocessing import resource_tracker\n"
+/// What every script starts with: sys, shared_memory, and untrack(shm), which takes a
+/// SharedMemory off this interpreter's resource tracker.
+inline const std::string kPrelude =
+    "import sys\n"
+    "from multiprocessing import resource_tracker, shared_memory\n"
     "def untrack(shm): resource_tracker.unregister(shm._name, 'shared_memory')\n";
 
 /// Runs `python3 -c script args...`, stdout captured; the test fails on a non-zero exit.
 inline std::string python(const std::string& script, std::vector<std::string> args = {}) {
-  std::vector<std::string> argv{"python3", "-c", script};
+  std::vector<std::string> argv{"python3", "-c", kPrelude + script};
   argv.insert(argv.end(), args.begin(), args.end());
   tandem::subprocess::RunOptions o;
   o.capture_output = true;
@@ -76,7 +78,7 @@ inline tandem::subprocess::Popen python_session(const std::string& script) {
   tandem::subprocess::PopenOptions o;
   o.stdin_ = tandem::subprocess::PIPE;
   o.stdout_ = tandem::subprocess::PIPE;
-  return tandem::subprocess::Popen({"python3", "-u", "-c", script}, o);
+  return tandem::subprocess::Popen({"python3", "-u", "-c", kPrelude + script}, o);
 }
 
 /// Strips one trailing newline.
