@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Writes the seed corpus for shareable_list_fuzz: valid ShareableList segments, encoded as
-// tandem (and CPython) lay them out. Usage: shareable_list_corpus <dir>
-#include <cstdio>
+// tandem (and CPython) lay them out. Usage: shareable_list_corpus [<dir>] (default: seeds)
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -12,11 +11,7 @@
 namespace codec = tandem::mp::detail::shareable;
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s <corpus dir>\n", argv[0]);
-    return 2;
-  }
-  const std::filesystem::path dir = argv[1];
+  const std::filesystem::path dir = argc > 1 ? argv[1] : "seeds";
   std::filesystem::create_directories(dir);
   const std::vector<std::vector<codec::Value>> lists{
       {},

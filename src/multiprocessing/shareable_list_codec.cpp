@@ -88,7 +88,9 @@ void put(std::span<std::byte> seg, std::size_t at, std::size_t slot, const Value
     case 2: store(seg, at, std::get<double>(v)); break;
     case 3: store(seg, at + 7, static_cast<std::uint8_t>(std::get<bool>(v) ? 1 : 0)); break;
     case 4:
-    case 5: std::memcpy(seg.data() + at, p.text.data(), p.text.size()); break;
+    case 5:  // an empty std::vector's data() may be null: no memcpy from it (UB even for 0)
+      if (!p.text.empty()) std::memcpy(seg.data() + at, p.text.data(), p.text.size());
+      break;
     default: break;
   }
 }

@@ -139,6 +139,8 @@ TEST(ShareableList, TrailingNulsAndLimits) {
   EXPECT_EQ(sl[1], none());
   sl.set(1, false);
   EXPECT_EQ(sl[1], V(false));
+  sl.set(0, std::vector<std::byte>{});  // no data() at all (found by shareable_list_fuzz)
+  EXPECT_EQ(sl[0], bytes(""));
   sl.shm().unlink();
   // A format longer than 8 characters ("10000008s") does not fit Python's layout.
   EXPECT_THROW(mp::ShareableList({str(std::string(10'000'000, 'x'))}), tandem::ValueError);
