@@ -125,10 +125,12 @@ auto SharedMemoryManager::track(Make make) {
   for (;;) {
     std::string name = detail::make_shm_name();
     const std::size_t index = segments_.size();
+    std::string path = "/" + name;
+    segments_.reserve(index + 1);  // so that nothing can throw once the segment exists
     write_record(index, name);
     try {
       auto made = make(name);
-      segments_.emplace_back(std::move(name), index);
+      segments_.emplace_back(std::move(path), index);
       return made;
     } catch (const FileExistsError&) {
       cross_out(index);
@@ -157,9 +159,9 @@ void SharedMemoryManager::shutdown() noexcept {
   state_ = State::shut_down;
   const bool owner = owner_ == ::getpid();
   if (owner) {
-    for (const auto& [name, index] : segments_) {
-      if (name.empty()) continue;
-      ::shm_unlink(("/" + name).c_str());  // ENOENT: unlinked by hand already
+    for (const auto& [path, index] : segments_) {
+      if (path.empty()) continue;
+      ::shm_unlink(path.c_str());  // ENOENT: unlinked by hand already
       cross_out(index);
     }
     [[maybe_unused]] const ssize_t n = ::send(socket_, &kQuit, 1, MSG_NOSIGNAL);

@@ -33,8 +33,8 @@
 //    *or attached to*; use SharedMemoryManager for crash-safe cleanup).
 //  * a failure while attaching never unlinks the segment (CPython's constructor calls
 //    unlink() on any OSError after shm_open, even for a segment it only attached to).
-//  * attaching to an empty (size 0) object throws ValueError, where Python's mmap raises
-//    ValueError("cannot mmap an empty file") too.
+// As Python: attaching to an empty (size 0) object throws ValueError("cannot mmap an empty
+//  file"); the descriptor is close-on-exec (a spawned program does not inherit it).
 #pragma once
 
 #include <cstddef>

@@ -36,8 +36,8 @@
 //  none) and one memfd; each segment adds 64 bytes of ledger and two pwrite() calls.
 // Differences from Python: no server process and no proxies — the manager hands out plain
 //  SharedMemory/ShareableList objects of this process (Python's SharedMemoryManager returns
-//  them too, made by a server); no address/authkey; segment names are at most 62 bytes (they
-//  are generated, "psm_…").
+//  such objects too, made by its server); no address/authkey; the names are always
+//  generated ("psm_…"); only the starting process makes segments (see above).
 #pragma once
 
 #include <sys/types.h>
@@ -84,7 +84,7 @@ class SharedMemoryManager {
   pid_t tracker_ = -1;  // its child
   int socket_ = -1;     // the owner's end: EOF at the tracker means "owner gone"
   int ledger_ = -1;     // memfd of 64-byte records: a live flag and a name
-  std::vector<std::pair<std::string, std::size_t>> segments_;  // names and their records
+  std::vector<std::pair<std::string, std::size_t>> segments_;  // "/name"s and their records
 };
 
 }  // namespace tandem::mp
