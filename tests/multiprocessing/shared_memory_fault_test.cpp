@@ -99,7 +99,8 @@ TEST_F(SharedMemoryManagerFault, SegmentsUnlinkedAfterOwnerKillsItself) {
 }
 
 // The tracker ignores SIGINT/SIGTERM (a Ctrl-C to the whole group), so the cleanup still
-// happens when the owner is then killed.
+// happens when the owner is then killed. (CPython's
+// test_shared_memory_SharedMemoryServer_ignores_sigint, for the tracker.)
 TEST_F(SharedMemoryManagerFault, TrackerOutlivesInterruptsToCleanUp) {
   mptest::Pipe pipe;
   auto owner = fork_owner(pipe, false);

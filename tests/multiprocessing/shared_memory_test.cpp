@@ -66,13 +66,16 @@ TEST(SharedMemory, Basics) {
     EXPECT_EQ(sms.buf()[0], std::byte{42});  // unlinked, still mapped
   }
   EXPECT_THROW(mp::SharedMemory{name}, tandem::FileNotFoundError);
+  // test_invalid_shared_memory_creation (a negative size cannot be written with size_t)
   EXPECT_THROW(mp::SharedMemory(name, true, 0), tandem::ValueError);
-  EXPECT_THROW(mp::SharedMemory(std::nullopt), tandem::ValueError);
+  EXPECT_THROW(mp::SharedMemory{std::nullopt}, tandem::ValueError);
   EXPECT_FALSE(shm_exists(name));  // a refused creation leaves nothing
   EXPECT_EQ(faulttest::count_fds(), fds);
 }
 
-// test_shared_memory_basics, the part with a generated name; and moves.
+// test_shared_memory_basics, the part with a generated name; and moves. (CPython's
+// test_shared_memory_recreate patches the name generator to force a collision; the retry on
+// FileExistsError is the same loop here, but the generator cannot be patched.)
 TEST(SharedMemory, GeneratedNameAndMove) {
   mp::SharedMemory a(std::nullopt, true, 100);
   const std::string name = a.name();
