@@ -2,6 +2,7 @@
 // tandem::mp::SharedMemoryManager and its tracker process (see the header for the design).
 #include "tandem/multiprocessing/shared_memory_manager.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "multiprocessing/shared_memory_name.hpp"
@@ -31,6 +33,59 @@ void close_range_from(unsigned first, unsigned last) noexcept {
   for (unsigned fd = first; fd <= last && fd < 65536; ++fd) ::close(static_cast<int>(fd));
 }
 
+// "lo-hi perms ..." at the start of a /proc/self/maps line: whether it is a shared mapping.
+bool shared_range(const char* p, const char* end, std::uintptr_t& lo, std::uintptr_t& hi) noexcept {
+  auto hex = [&](std::uintptr_t& v) {
+    v = 0;
+    const char* start = p;
+    for (; p < end; ++p) {
+      const char c = *p;
+      const int d = c >= '0' && c <= '9' ? c - '0' : (c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1);
+      if (d < 0) break;
+      v = v * 16 + static_cast<std::uintptr_t>(d);
+    }
+    return p > start;
+  };
+  if (!hex(lo) || p == end || *p++ != '-' || !hex(hi) || p == end || *p++ != ' ') return false;
+  return end - p >= 4 && p[3] == 's' && hi > lo;
+}
+
+// Unmaps every shared mapping inherited from the parent — SharedMemory segments, the memfd
+// regions of mp::Lock, Value, Queue... — so that the tracker never keeps their memory alive
+// once the owner lets go of it. Each pass collects a batch of ranges from /proc/self/maps
+// (with a stack buffer: no allocation after fork), then unmaps them, never while reading.
+void unmap_shared() noexcept {
+  for (;;) {
+    std::uintptr_t ranges[64][2];
+    std::size_t n = 0;
+    const int fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    char buf[4096];
+    std::size_t len = 0;
+    bool eof = false, skip = false;  // skip: the rest of a line longer than buf
+    while (n < 64) {
+      char* nl = static_cast<char*>(std::memchr(buf, '\n', len));
+      if (!nl && !eof && len < sizeof buf) {
+        const ssize_t r = ::read(fd, buf + len, sizeof buf - len);
+        if (r > 0) len += static_cast<std::size_t>(r);
+        else if (r == 0 || errno != EINTR) eof = true;
+        continue;
+      }
+      if (!nl && len == 0) break;
+      if (!skip && shared_range(buf, nl ? nl : buf + len, ranges[n][0], ranges[n][1])) ++n;
+      skip = !nl && !eof;
+      const std::size_t used = nl ? static_cast<std::size_t>(nl + 1 - buf) : len;
+      std::memmove(buf, buf + used, len - used);
+      len -= used;
+    }
+    ::close(fd);
+    bool unmapped = false;
+    for (std::size_t i = 0; i < n; ++i)
+      unmapped |= ::munmap(reinterpret_cast<void*>(ranges[i][0]), ranges[i][1] - ranges[i][0]) == 0;
+    if (!unmapped) return;  // none left (or none that can go: do not loop on them)
+  }
+}
+
 // The tracker, in the forked child: async-signal-safe calls only (the parent may have had
 // other threads holding locks at fork()).
 [[noreturn]] void tracker_main(int sock, int ledger) noexcept {
@@ -48,6 +103,7 @@ void close_range_from(unsigned first, unsigned last) noexcept {
   if (lo > 0) close_range_from(0, lo - 1);
   close_range_from(lo + 1, hi - 1);
   close_range_from(hi + 1, ~0U);
+  unmap_shared();
 
   char c = 0;
   for (;;) {

@@ -199,8 +199,11 @@ TEST(SharedMemoryManager, ForkedCopyIsInert) {
   EXPECT_FALSE(shm_exists(name));
 }
 
-// The tracker keeps nothing of its parent but its socket end and its ledger.
-TEST(SharedMemoryManager, TrackerHoldsOnlyItsOwnDescriptors) {
+// The tracker keeps nothing of its parent but its socket end and its ledger: no other
+// descriptor, no shared mapping (here, a segment mapped before start()).
+TEST(SharedMemoryManager, TrackerHoldsNothingOfItsParent) {
+  mp::SharedMemory before_start(std::nullopt, true, 1 << 16);
+  ASSERT_GT(shmtest::shared_mappings(::getpid()), 0);  // what the tracker must drop
   const auto before = shmtest::children_of(::getpid());
   mp::SharedMemoryManager smm;
   smm.start();
@@ -208,8 +211,12 @@ TEST(SharedMemoryManager, TrackerHoldsOnlyItsOwnDescriptors) {
   for (int pid : shmtest::children_of(::getpid()))
     if (std::find(before.begin(), before.end(), pid) == before.end()) tracker = pid;
   ASSERT_GT(tracker, 0);
-  const std::string dir = "/proc/" + std::to_string(tracker) + "/fd";
-  EXPECT_TRUE(shmtest::wait_until([&] { return faulttest::count_entries(dir.c_str()) == 2; }))
-      << faulttest::count_entries(dir.c_str());
+  const std::string proc = "/proc/" + std::to_string(tracker);
+  const std::string fds = proc + "/fd";
+  EXPECT_TRUE(shmtest::wait_until([&] { return faulttest::count_entries(fds.c_str()) == 2; }))
+      << faulttest::count_entries(fds.c_str());
+  EXPECT_TRUE(shmtest::wait_until([&] { return shmtest::shared_mappings(tracker) == 0; }))
+      << shmtest::shared_mappings(tracker);
   smm.shutdown();
+  before_start.unlink();
 }

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -52,6 +53,19 @@ inline std::vector<int> children_of(int pid) {
     closedir(d);
   }
   return out;
+}
+
+/// Shared mappings of process `pid` (lines of /proc/<pid>/maps whose permissions end in
+/// 's'), or -1 when it cannot be read.
+inline int shared_mappings(int pid) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  if (!maps) return -1;
+  int n = 0;
+  for (std::string line; std::getline(maps, line);) {
+    const auto space = line.find(' ');
+    if (space != std::string::npos && line.size() > space + 4 && line[space + 4] == 's') ++n;
+  }
+  return n;
 }
 
 /// What every script starts with: sys, shared_memory, and untrack(shm), which takes a

@@ -20,10 +20,12 @@
 //    and crosses it out when it unlinks it. When the socket reaches EOF — every process
 //    holding the owner's end is gone — the tracker unlinks what the ledger still lists and
 //    exits. A clean shutdown() tells the tracker to exit without that and reaps it.
-//  * The tracker keeps nothing of its parent but those two descriptors (everything else is
-//    closed at once), ignores SIGINT/SIGTERM (a Ctrl-C to the process group must not stop
-//    the cleanup), and runs only async-signal-safe calls (so forking it from a
-//    multithreaded program is sound). It never outlives the owner by more than the cleanup.
+//  * The tracker keeps nothing of its parent but those two descriptors: every other
+//    descriptor is closed and every shared mapping (segments, mp:: objects) unmapped at
+//    once, so it never keeps a peer waiting for an EOF or a segment's memory alive. It
+//    ignores SIGINT/SIGTERM (a Ctrl-C to the process group must not stop the cleanup) and
+//    runs only async-signal-safe calls (so forking it from a multithreaded program is
+//    sound). It never outlives the owner by more than the cleanup.
 //  * SharedMemory()/ShareableList() before start() or after shutdown(): ValueError.
 //    start() twice or after shutdown(): RuntimeError (Python's ProcessError texts).
 // Ownership across fork: the manager belongs to the process that called start(). A copy
