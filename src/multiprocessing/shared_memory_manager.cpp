@@ -89,10 +89,19 @@ void unmap_shared() noexcept {
 // The tracker, in the forked child: async-signal-safe calls only (the parent may have had
 // other threads holding locks at fork()).
 [[noreturn]] void tracker_main(int sock, int ledger) noexcept {
+  // The parent's handlers are its code about its state (which may be unmapped below): back
+  // to the default, keeping what it ignores. What a terminal or a `kill -- -pgid` sends the
+  // whole group must not stop the cleanup of the owner it also stops: ignored.
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction old {};
+    if (::sigaction(sig, nullptr, &old) != 0 || old.sa_handler == SIG_IGN) continue;
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(sig, &dfl, nullptr);
+  }
   struct sigaction ignore {};
   ignore.sa_handler = SIG_IGN;
-  ::sigaction(SIGINT, &ignore, nullptr);
-  ::sigaction(SIGTERM, &ignore, nullptr);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::sigaction(sig, &ignore, nullptr);
   sigset_t none;
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -113,7 +122,9 @@ void unmap_shared() noexcept {
   }
   char records[16][kRecord];
   for (off_t at = 0;; at += static_cast<off_t>(sizeof records)) {
-    const ssize_t got = ::pread(ledger, records, sizeof records, at);
+    ssize_t got;
+    do got = ::pread(ledger, records, sizeof records, at);
+    while (got < 0 && errno == EINTR);
     if (got <= 0) break;
     for (std::size_t r = 0; r < static_cast<std::size_t>(got) / kRecord; ++r) {
       records[r][kRecord - 1] = '\0';

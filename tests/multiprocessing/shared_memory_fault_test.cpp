@@ -98,8 +98,8 @@ TEST_F(SharedMemoryManagerFault, SegmentsUnlinkedAfterOwnerKillsItself) {
   expect_cleaned_up(r);
 }
 
-// The tracker ignores SIGINT/SIGTERM (a Ctrl-C to the whole group), so the cleanup still
-// happens when the owner is then killed. (CPython's
+// The tracker ignores SIGINT, SIGTERM, SIGHUP and SIGQUIT (sent to a whole group), so the
+// cleanup still happens when the owner is then killed. (CPython's
 // test_shared_memory_SharedMemoryServer_ignores_sigint, for the tracker.)
 TEST_F(SharedMemoryManagerFault, TrackerOutlivesInterruptsToCleanUp) {
   mptest::Pipe pipe;
@@ -109,8 +109,7 @@ TEST_F(SharedMemoryManagerFault, TrackerOutlivesInterruptsToCleanUp) {
   // Down to its two descriptors, the tracker has set its signal dispositions already.
   const std::string fds = "/proc/" + std::to_string(r.tracker) + "/fd";
   ASSERT_TRUE(shmtest::wait_until([&] { return faulttest::count_entries(fds.c_str()) == 2; }));
-  ::kill(r.tracker, SIGINT);
-  ::kill(r.tracker, SIGTERM);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::kill(r.tracker, sig);
   for (const auto& n : r.names) EXPECT_TRUE(shm_exists(n)) << n;
   owner.kill(SIGKILL);
   EXPECT_EQ(owner.join(), -SIGKILL);

@@ -23,9 +23,10 @@
 //  * The tracker keeps nothing of its parent but those two descriptors: every other
 //    descriptor is closed and every shared mapping (segments, mp:: objects) unmapped at
 //    once, so it never keeps a peer waiting for an EOF or a segment's memory alive. It
-//    ignores SIGINT/SIGTERM (a Ctrl-C to the process group must not stop the cleanup) and
-//    runs only async-signal-safe calls (so forking it from a multithreaded program is
-//    sound). It never outlives the owner by more than the cleanup.
+//    ignores SIGINT, SIGTERM, SIGHUP and SIGQUIT (a Ctrl-C or a hang-up reaches the whole
+//    process group: it must not stop the cleanup of the owner it stops), drops the
+//    parent's signal handlers, and runs only async-signal-safe calls (so forking it from a
+//    multithreaded program is sound). It never outlives the owner by more than the cleanup.
 //  * SharedMemory()/ShareableList() before start() or after shutdown(): ValueError.
 //    start() twice or after shutdown(): RuntimeError (Python's ProcessError texts).
 // Ownership across fork: the manager belongs to the process that called start(). A copy
