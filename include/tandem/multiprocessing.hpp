@@ -17,6 +17,9 @@
 //   simple_queue.hpp
 //   Pipe(), connection.Connection      mp::Pipe(), mp::Connection  connection.hpp
 //   connection.Listener, Client, wait  mp::connection::Listener, ...  listener.hpp
+//   shared_memory.SharedMemory         mp::SharedMemory        shared_memory.hpp (Python's names)
+//   shared_memory.ShareableList        mp::ShareableList       shareable_list.hpp (Python's layout)
+//   managers.SharedMemoryManager       mp::SharedMemoryManager shared_memory_manager.hpp
 //
 // The child of a Process is a fork()ed copy; what it shares with its parent after start()
 // lives in MAP_SHARED memory (<tandem/multiprocessing/detail/shm.hpp>), and every wait on it goes
@@ -38,4 +41,7 @@
 #include "tandem/multiprocessing/simple_queue.hpp"
 #include "tandem/multiprocessing/rlock.hpp"
 #include "tandem/multiprocessing/semaphore.hpp"
+#include "tandem/multiprocessing/shareable_list.hpp"
+#include "tandem/multiprocessing/shared_memory.hpp"
+#include "tandem/multiprocessing/shared_memory_manager.hpp"
 #include "tandem/multiprocessing/value.hpp"

@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <atomic>
 #include <limits>
 #include <new>
 #include <thread>
@@ -227,17 +228,21 @@ class TimerService::Impl {
 
 namespace {
 
-TimerService::Impl* g_impl = nullptr;
+// Atomic although glibc's lock on its atfork list already orders the store before any fork
+// that runs the handlers: ThreadSanitizer cannot see that lock and would report a race.
+std::atomic<TimerService::Impl*> g_impl{nullptr};
 
-void fork_prepare() noexcept { g_impl->mutex().lock(); }
-void fork_parent() noexcept { g_impl->mutex().unlock(); }
-void fork_child() noexcept { g_impl->reset_in_child(); }
+TimerService::Impl& forking_impl() noexcept { return *g_impl.load(std::memory_order_acquire); }
+void fork_prepare() noexcept { forking_impl().mutex().lock(); }
+void fork_parent() noexcept { forking_impl().mutex().unlock(); }
+void fork_child() noexcept { forking_impl().reset_in_child(); }
 
 TimerService::Impl& impl() {
   static TimerService::Impl* p = [] {
-    g_impl = new TimerService::Impl;  // never freed: timers may be used at exit
+    auto* created = new TimerService::Impl;  // never freed: timers may be used at exit
+    g_impl.store(created, std::memory_order_release);
     pthread_atfork(&fork_prepare, &fork_parent, &fork_child);
-    return g_impl;
+    return created;
   }();
   return *p;
 }

@@ -46,7 +46,7 @@
 #include "tandem/detail/wait.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/multiprocessing/detail/robust_mutex.hpp"
-#include "tandem/multiprocessing/detail/shared_memory.hpp"
+#include "tandem/multiprocessing/detail/shared_region.hpp"
 
 namespace tandem::mp {
 namespace detail {

@@ -57,7 +57,7 @@
 #include "tandem/errors.hpp"
 #include "tandem/multiprocessing/lock.hpp"
 #include "tandem/multiprocessing/rlock.hpp"
-#include "tandem/multiprocessing/detail/shared_memory.hpp"
+#include "tandem/multiprocessing/detail/shared_region.hpp"
 
 namespace tandem::mp {
 namespace detail {

@@ -15,7 +15,7 @@
 //  negative one counts as 0).
 #pragma once
 
-#include "tandem/multiprocessing/detail/shared_memory.hpp"
+#include "tandem/multiprocessing/detail/shared_region.hpp"
 #include "tandem/threading/event.hpp"
 
 namespace tandem::mp {

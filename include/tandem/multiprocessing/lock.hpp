@@ -17,7 +17,7 @@
 // Cost: an uncontended acquire+release is two atomic RMWs in glibc and no system call; a
 //  waiter sleeps in futex(2). Built on detail::RobustMutex — see robust_mutex.hpp for why
 //  this primitive uses glibc's robust pthread mutex instead of tandem's futex layer.
-// Sharing: the handle owns a SharedRegion (one memfd, one page); see shared_memory.hpp for
+// Sharing: the handle owns a SharedRegion (one memfd, one page); see shared_region.hpp for
 //  the ownership rule across fork (the creator's handle must outlive the children's use).
 // Differences from Python
 //  * Only the holder may release (the kernel's robust protocol records an owner): release()
@@ -38,7 +38,7 @@
 #include "tandem/detail/timeout.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/multiprocessing/detail/robust_mutex.hpp"
-#include "tandem/multiprocessing/detail/shared_memory.hpp"
+#include "tandem/multiprocessing/detail/shared_region.hpp"
 
 namespace tandem::mp {
 namespace detail {

@@ -30,7 +30,7 @@
 #include "tandem/detail/timeout.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/multiprocessing/detail/robust_mutex.hpp"
-#include "tandem/multiprocessing/detail/shared_memory.hpp"
+#include "tandem/multiprocessing/detail/shared_region.hpp"
 
 namespace tandem::mp {
 namespace detail {

@@ -22,7 +22,7 @@
 #include <cstdint>
 
 #include "tandem/detail/lockable.hpp"
-#include "tandem/multiprocessing/detail/shared_memory.hpp"
+#include "tandem/multiprocessing/detail/shared_region.hpp"
 #include "tandem/threading/semaphore.hpp"
 
 namespace tandem::mp {

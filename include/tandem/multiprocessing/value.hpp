@@ -17,7 +17,7 @@
 //  * Value(init, false) is Python's RawValue / lock=False: no lock; get_lock() throws
 //    RuntimeError("Value(lock=false) has no lock").
 // Memory ordering: through the lock; without the lock, none (as a plain T).
-// Cost: one page of shared memory (memfd) holding the lock and the T; see shared_memory.hpp
+// Cost: one page of shared memory (memfd) holding the lock and the T; see shared_region.hpp
 //  for the ownership rule (the creator's Value must outlive the children's use).
 // Differences from Python: the type is a C++ type, not a typecode; T must be trivially
 //  copyable (it is copied byte for byte between processes); a user-supplied lock
@@ -32,7 +32,7 @@
 
 #include "tandem/errors.hpp"
 #include "tandem/multiprocessing/rlock.hpp"
-#include "tandem/multiprocessing/detail/shared_memory.hpp"
+#include "tandem/multiprocessing/detail/shared_region.hpp"
 
 namespace tandem::mp {
 

@@ -14,7 +14,7 @@
 #include <string_view>
 #include <utility>
 
-#include "tandem/multiprocessing/detail/shared_memory.hpp"
+#include "tandem/multiprocessing/detail/shared_region.hpp"
 
 namespace tandem::mp::detail {
 

@@ -17,7 +17,7 @@
 //    keep their own mapping until they exit (munmap in one process never affects another).
 // Cost: one mmap (a page) per object and one munmap; no file, no name, nothing to clean up
 //  after a crash — the kernel frees the page with the last process that maps it.
-// Versus SharedRegion (<tandem/multiprocessing/detail/shared_memory.hpp>, a memfd): a SharedPage
+// Versus SharedRegion (<tandem/multiprocessing/detail/shared_region.hpp>, a memfd): a SharedPage
 // has
 //  no fd, so it cannot be sent to a process started earlier, but it costs no descriptor in
 //  the parent nor in every child that inherits it — the right trade for the one stop word

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// <tandem/multiprocessing/detail/shared_memory.hpp> — where the state of tandem::mp objects lives.
+// <tandem/multiprocessing/detail/shared_region.hpp> — where the state of tandem::mp objects lives.
 //
 // mp::detail::SharedRegion is one anonymous shared memory object: memfd_create(MFD_CLOEXEC)
 // + ftruncate + mmap(MAP_SHARED). It is
