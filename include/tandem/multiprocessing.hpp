@@ -20,6 +20,7 @@
 //   shared_memory.SharedMemory         mp::SharedMemory        shared_memory.hpp (Python's names)
 //   shared_memory.ShareableList        mp::ShareableList       shareable_list.hpp (Python's layout)
 //   managers.SharedMemoryManager       mp::SharedMemoryManager shared_memory_manager.hpp
+//   Pool, pool.AsyncResult             mp::Pool, mp::AsyncResult<R>  pool.hpp, async_result.hpp
 //
 // The child of a Process is a fork()ed copy; what it shares with its parent after start()
 // lives in MAP_SHARED memory (<tandem/multiprocessing/detail/shm.hpp>), and every wait on it goes
@@ -34,6 +35,7 @@
 #include "tandem/multiprocessing/event.hpp"
 #include "tandem/multiprocessing/lock.hpp"
 #include "tandem/multiprocessing/manager.hpp"
+#include "tandem/multiprocessing/pool.hpp"
 #include "tandem/multiprocessing/process.hpp"
 #include "tandem/multiprocessing/queue.hpp"
 #include "tandem/multiprocessing/joinable_queue.hpp"
