@@ -35,6 +35,11 @@ int my_pid(int) { return static_cast<int>(getpid()); }
 int block_forever(int) {
   for (;;) pause();
 }
+/// x * x; a negative x blocks until its worker is killed.
+int sqr_or_block(int x) {
+  if (x < 0) block_forever(x);
+  return x * x;
+}
 /// Throws a standard exception for odd x.
 int odd_raises(int x) {
   if (x % 2) throw std::out_of_range("odd " + std::to_string(x));
@@ -177,6 +182,20 @@ TEST(MpPool, ImapExceptionAtItsPosition) {
   EXPECT_EQ(it.next(60s), 2);
   EXPECT_THROW(it.next(60s), std::out_of_range);
   EXPECT_EQ(it.next(60s), std::nullopt);
+}
+
+// test_imap's it.next(timeout): TimeoutError, and the position is kept (a second call waits
+// again instead of moving on). The blocking item is alone: a quick result of the same function
+// can be held behind it in its worker (pool.hpp, inherited from the executor).
+TEST(MpPool, ImapNextTimeout) {
+  Pool pool(3);
+  auto it = pool.imap(sqr_or_block, std::vector<int>{-1});
+  EXPECT_THROW(it.next(20ms), tandem::TimeoutError);
+  EXPECT_THROW(it.next(10ms), tandem::TimeoutError);
+  auto un = pool.imap_unordered(sqr_or_block, std::vector<int>{-1}, 1);
+  EXPECT_THROW(un.next(20ms), tandem::TimeoutError);
+  EXPECT_THROW(un.next(10ms), tandem::TimeoutError);
+  EXPECT_EQ(pool.apply(sqr, 3), 9);  // the third worker serves
 }
 
 // test_imap_unordered

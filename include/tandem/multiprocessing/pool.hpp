@@ -40,6 +40,10 @@
 //  * Blocking calls (apply, map, starmap, join, AsyncResult::get/wait, IMapIterator::next)
 //    wait in tandem's waiting layer, never spin; AsyncResult and IMapIterator have timeout
 //    overloads on the steady clock.
+// Latency (inherited from the executor's result batching, <tandem/process_pool.hpp>): a quick
+//  result can be held in its worker until the next task of the same function there returns,
+//  when that next run is the function's first slow one (a worker flushes its results before a
+//  function it has not seen finish quickly). With Python's pool each result travels at once.
 // Cost: what the executor's tasks cost, plus one hop to the callback thread per AsyncResult
 //  (a ThreadPoolExecutor task); imap_unordered one extra Future per chunk.
 // Differences from Python
