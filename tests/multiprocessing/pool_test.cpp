@@ -47,6 +47,13 @@ int odd_raises(int x) {
 }
 int parse_int(std::string s) { return std::stoi(s); }  // std::invalid_argument for "a"
 void nothing() {}
+/// Writes a byte to `started`, then reads one byte from `fd` and returns it (pipes inherited
+/// through fork).
+int signal_then_read(int started, int fd) {
+  char c = 's';
+  if (write(started, &c, 1) != 1) return -1;
+  return read(fd, &c, 1) == 1 ? c : -1;
+}
 
 int g_initialized = 0;
 void init_worker() { g_initialized = 42; }
@@ -307,6 +314,29 @@ TEST(MpPool, CallbacksRunInParent) {
   tandem::set_log_handler(old);
   EXPECT_EQ(reports.load(), 1);
   EXPECT_EQ(pool.apply(sqr, 6), 36);
+}
+
+// Callbacks run in completion order: the task submitted second completes (and calls back)
+// first; the first one is released only after that callback has run.
+TEST(MpPool, CallbacksInCompletionOrder) {
+  int go[2], started[2];
+  ASSERT_EQ(pipe(go), 0);
+  ASSERT_EQ(pipe(started), 0);
+  std::vector<int> order;
+  {
+    Pool pool(2);
+    auto push = [&](const int& v) { order.push_back(v); };
+    auto first = pool.apply_async(signal_then_read, started[1], go[0],
+                                  AsyncCallbacks<int>{.callback = push});
+    char c;
+    ASSERT_EQ(read(started[0], &c, 1), 1);  // it runs: the second task goes to the other worker
+    auto second = pool.apply_async(sqr, 2, AsyncCallbacks<int>{.callback = push});
+    EXPECT_EQ(second.get(60s), 4);
+    ASSERT_EQ(write(go[1], "x", 1), 1);
+    EXPECT_EQ(first.get(60s), 'x');
+  }
+  EXPECT_EQ(order, (std::vector<int>{4, 'x'}));
+  for (int fd : {go[0], go[1], started[0], started[1]}) close(fd);
 }
 
 // apply_async of a void function: AsyncResult<void>.
