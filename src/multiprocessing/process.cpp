@@ -332,6 +332,7 @@ void Process::start_shipped() {
   msg.daemon = daemon_;
   msg.parent_pid = static_cast<int>(::getpid());
   msg.parent_name = g_mp.current_name;
+  msg.start_method = g_mp.start_method.load(std::memory_order_acquire);
   const std::vector<std::byte> boot = tandem::serialize(msg);
   flush_all();
   const detail::Launched l = start_method_ == StartMethod::spawn

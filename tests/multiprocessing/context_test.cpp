@@ -76,6 +76,17 @@ void fresh_process_fixes() {
   ::_exit(0);
 }
 
+/// In a child: the creator's default start method, fixed, came along (as Python's spawn).
+void inherited_default(int expected) {
+  if (static_cast<int>(mp::get_start_method()) != expected) ::_exit(40);
+  try {
+    mp::set_start_method(StartMethod::fork);
+    ::_exit(41);
+  } catch (const tandem::RuntimeError&) {
+  }
+  ::_exit(0);
+}
+
 /// Restores the default start method (force) when the test ends.
 struct RestoreDefault {
   StartMethod saved = mp::get_start_method();
@@ -184,6 +195,20 @@ TEST_P(MpContext, Context) {
   EXPECT_EQ(r->exitcode(), 4);
   EXPECT_EQ(mp::get_start_method(), other);
   EXPECT_EQ(count_children(), children);
+}
+
+// A child of every start method has its creator's default start method (CPython's spawn
+// prepare() does set_start_method(parent's, force=True)).
+TEST_P(MpContext, ChildInheritsTheDefault) {
+  ctxtest::RestoreDefault restore;
+  for (StartMethod d : {StartMethod::forkserver, StartMethod::spawn}) {
+    mp::set_start_method(d, true);
+    auto p = mp::get_context(GetParam()).Process(ctxtest::inherited_default,
+                                                 std::tuple{static_cast<int>(d)});
+    p.start();
+    ASSERT_TRUE(p.join(60s));
+    EXPECT_EQ(p.exitcode(), 0);
+  }
 }
 
 // ctx.Process(f) with a target that takes a StopToken, and the forwarded module functions.

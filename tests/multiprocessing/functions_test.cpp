@@ -13,8 +13,10 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -196,6 +198,33 @@ TEST(MpFunctionsMain, ActiveChildrenSeveralAndDestroyed) {
     EXPECT_EQ(live[2].pid, c.pid());
   }  // ~Process: request_stop() + join()
   EXPECT_TRUE(mp::active_children().empty());
+}
+
+// Thread safety: active_children() while other threads start and destroy Processes.
+TEST(MpFunctionsMain, ActiveChildrenWhileThreadsStartAndDestroy) {
+  const int children = count_children();
+  std::atomic<int> running{2};
+  std::atomic<int> failures{0};
+  auto worker = [&] {
+    for (int i = 0; i < 15; ++i) {
+      mp::Process p(fntest::noop, {.start_method = StartMethod::forkserver});
+      p.start();
+      if (i % 2 == 0 && !p.join(60s)) ++failures;
+    }  // odd ones: ~Process joins
+    --running;
+  };
+  std::thread a(worker), b(worker);
+  int calls = 0;
+  while (running.load() > 0 || calls == 0) {
+    for (const mp::ProcessInfo& c : mp::active_children())
+      if (c.pid <= 0 || c.name.rfind("Process-", 0) != 0 || c.daemon) ++failures;
+    ++calls;
+  }
+  a.join();
+  b.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_TRUE(mp::active_children().empty());
+  EXPECT_EQ(count_children(), children);
 }
 
 // _TestProcess.test_parent_process (fork): in a grandchild, parent_process() is the child,

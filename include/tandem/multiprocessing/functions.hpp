@@ -46,8 +46,10 @@
 //  * ProcessInfo is a snapshot (a value), not the Process object: renaming it has no effect
 //    on the process; Python returns the live object (current_process().name = "x" renames).
 //    Use Process::set_name() in the child for that.
-//  * In a child started with spawn or forkserver, get_start_method() is the child's own
-//    default (fork unless it calls set_start_method()); Python passes the parent's default on.
+//  * A child inherits its creator's default start method — and whether it was fixed — in
+//    every start method (fork: its copy; spawn/forkserver: sent with the target). Python
+//    passes it to spawn children only when it was set, and forkserver children get the
+//    server's.
 //  * ProcessPoolExecutor (concurrent.futures) does not follow set_start_method(): its
 //    ProcessPoolOptions::start_method defaults to fork. (Python's uses the default context.)
 #pragma once
