@@ -30,7 +30,10 @@
 //    still running, in start order, as {pid, name, daemon}. As Python, it reaps the children
 //    that have exited (the Process's exitcode() is then set without a join()). A Process that
 //    is being destroyed is listed until its destructor has joined it. Children started by
-//    another process (the creator of this one) are never listed.
+//    another process (the creator of this one) are never listed. A ProcessPoolExecutor's
+//    workers are mp::Processes, so they are listed (as Python lists its pool's workers);
+//    the server of an mp::Manager or SharedMemoryManager is a plain fork(), so it is not
+//    (Python's manager server is a Process and is listed).
 //  * cpu_count(): the number of CPUs in the system (os.cpu_count(): sysconf
 //    _SC_NPROCESSORS_ONLN); process_cpu_count(): the CPUs this process may run on
 //    (sched_getaffinity(0), Python 3.13's os.process_cpu_count()). Both at least 1 — where
