@@ -248,7 +248,8 @@ Process::~Process() {
   } catch (...) {
     // join() only throws for misuse, which the checks above exclude.
   }
-  if (creator) detail::unregister_child(this);  // before pidfd_ goes: active_children() uses it
+  // Before pidfd_ goes: active_children() uses it. Never started: never registered.
+  if (creator && phase_.load(std::memory_order_acquire) != kNew) detail::unregister_child(this);
   if (pidfd_ >= 0) ::close(pidfd_);
   if (status_fd_ >= 0) ::close(status_fd_);
   if (page_fd_ >= 0) {
