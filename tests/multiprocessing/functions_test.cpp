@@ -23,6 +23,7 @@
 #include "support/fault_support.hpp"
 #include "support/pool_test_support.hpp"
 #include "tandem/multiprocessing.hpp"
+#include "tandem/process_pool.hpp"
 
 using namespace std::chrono_literals;
 namespace mp = tandem::mp;
@@ -223,6 +224,24 @@ TEST(MpFunctionsMain, ActiveChildrenWhileThreadsStartAndDestroy) {
   a.join();
   b.join();
   EXPECT_EQ(failures.load(), 0);
+  EXPECT_TRUE(mp::active_children().empty());
+  EXPECT_EQ(count_children(), children);
+}
+
+// A ProcessPoolExecutor's workers are mp::Processes: listed, as Python lists its pool's
+// workers; gone once the pool has shut down.
+int twice(int x) { return 2 * x; }
+TEST(MpFunctionsMain, ProcessPoolWorkersAreListed) {
+  const int children = count_children();
+  {
+    tandem::ProcessPoolExecutor ex(tandem::ProcessPoolOptions{.max_workers = 1});
+    ASSERT_EQ(ex.submit(twice, 21).result(60s), 42);  // a worker is up
+    const std::vector<mp::ProcessInfo> live = mp::active_children();
+    ASSERT_FALSE(live.empty());
+    for (const mp::ProcessInfo& c : live)  // the worker (and a spare the pool may keep ready)
+      EXPECT_EQ(c.name.rfind("ProcessPoolWorker-", 0), 0u) << c.name;
+    ex.shutdown();
+  }
   EXPECT_TRUE(mp::active_children().empty());
   EXPECT_EQ(count_children(), children);
 }
