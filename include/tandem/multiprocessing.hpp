@@ -4,6 +4,10 @@
 //
 //   multiprocessing.Process            tandem::mp::Process     <tandem/multiprocessing/process.hpp>
 //   current_process().name             mp::current_process_name()
+//   active_children, cpu_count, process_cpu_count, current_process, parent_process
+//                                      mp::active_children(), ...  functions.hpp
+//   set/get_start_method, get_context  mp::set_start_method(), mp::Context  start_method.hpp,
+//                                      context.hpp
 //   (a cross-process stop request)     mp::StopToken, mp::sleep(d, token), Process::request_stop()
 //   set_start_method / forkserver      mp::StartMethod, mp::init(argc, argv)
 //   Lock, RLock (crash-safe: robust)   mp::Lock, mp::RLock     <tandem/multiprocessing/lock.hpp>,
@@ -32,7 +36,9 @@
 #include "tandem/multiprocessing/barrier.hpp"
 #include "tandem/multiprocessing/condition.hpp"
 #include "tandem/multiprocessing/connection.hpp"
+#include "tandem/multiprocessing/context.hpp"
 #include "tandem/multiprocessing/event.hpp"
+#include "tandem/multiprocessing/functions.hpp"
 #include "tandem/multiprocessing/lock.hpp"
 #include "tandem/multiprocessing/manager.hpp"
 #include "tandem/multiprocessing/pool.hpp"

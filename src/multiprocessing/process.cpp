@@ -201,7 +201,7 @@ Process::Process(detail::TargetParts parts, ProcessOptions options)
     : creator_pid_(static_cast<int>(::getpid())),
       identity_(g_mp.identity ? *g_mp.identity : std::vector<int>{}),
       daemon_(options.daemon),
-      start_method_(options.start_method),
+      start_method_(options.start_method ? *options.start_method : get_start_method()),
       target_(std::move(parts.target)),
       shipped_(std::move(parts.shipped)) {
   identity_.push_back(g_mp.counter.fetch_add(1, std::memory_order_relaxed) + 1);
@@ -248,6 +248,8 @@ Process::~Process() {
   } catch (...) {
     // join() only throws for misuse, which the checks above exclude.
   }
+  // Before pidfd_ goes: active_children() uses it. Never started: never registered.
+  if (creator && phase_.load(std::memory_order_acquire) != kNew) detail::unregister_child(this);
   if (pidfd_ >= 0) ::close(pidfd_);
   if (status_fd_ >= 0) ::close(status_fd_);
   if (page_fd_ >= 0) {
@@ -299,6 +301,15 @@ void Process::start() {
   pid_.store(static_cast<int>(pid), std::memory_order_release);
   target_.reset();  // Python drops its reference to the target once the child has it
   phase_.store(kRunning, std::memory_order_release);
+  register_started();
+}
+
+void Process::register_started() noexcept {
+  try {
+    detail::register_child(this);
+  } catch (...) {
+    // No memory for one pointer: the child runs, active_children() will not list it.
+  }
 }
 
 void Process::start_shipped() {
@@ -321,6 +332,8 @@ void Process::start_shipped() {
   msg.identity = identity_;
   msg.daemon = daemon_;
   msg.parent_pid = static_cast<int>(::getpid());
+  msg.parent_name = g_mp.current_name;
+  msg.start_method = g_mp.start_method.load(std::memory_order_acquire);
   const std::vector<std::byte> boot = tandem::serialize(msg);
   flush_all();
   const detail::Launched l = start_method_ == StartMethod::spawn
@@ -332,6 +345,7 @@ void Process::start_shipped() {
   target_.reset();
   shipped_.reset();
   phase_.store(kRunning, std::memory_order_release);
+  register_started();
 }
 
 void Process::child_main(int parent_pid) noexcept {
@@ -339,7 +353,10 @@ void Process::child_main(int parent_pid) noexcept {
   g_mp.self = this;
   g_mp.identity = &identity_;  // this object lives until _exit(): no copy, no malloc here
   g_mp.counter.store(0, std::memory_order_relaxed);
+  g_mp.parent_pid = parent_pid;
+  g_mp.parent_name.swap(g_mp.current_name);  // the creator's name; a swap allocates nothing
   g_mp.current_name = name_;  // not name(): its lock may have been held by a thread at fork()
+  detail::forget_children();
   g_mp.daemon_process = daemon_;
   g_mp.warned_threads.store(false, std::memory_order_relaxed);
   if (daemon_) {

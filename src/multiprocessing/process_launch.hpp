@@ -28,6 +28,8 @@ struct BootMessage {
   std::vector<int> identity;
   bool daemon = false;
   int parent_pid = 0;  // the process whose death kills a daemon child (the creator)
+  std::string parent_name;  // the creator's current_process().name (parent_process())
+  std::uint32_t start_method = 0;  // the creator's g_mp.start_method (get_start_method())
 };
 
 /// What the parent gets back: the child's pid, a pidfd for it, and — forkserver only — the

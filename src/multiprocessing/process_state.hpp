@@ -50,7 +50,21 @@ struct alignas(4096) ModuleState {
   StopChunk first;                          // on this page, not the heap: one page less
   StopChunk* pool = nullptr;                // further chunks (heap), mapped by this process
   bool pool_atfork = false;
+  // parent_process() (src/multiprocessing/functions.cpp): 0 in the main process; in a child,
+  // the creator's pid and current_process().name, set with self/current_name above.
+  int parent_pid = 0;
+  std::string parent_name;
+  // active_children(): the Processes this process started and has not destroyed (Python's
+  // process._children). Reset in a child: by child_main()/boot_worker(), and by a
+  // pthread_atfork handler for any other fork() (a thread may have held the mutex).
+  tandem::detail::FutexMutex children_mu;
+  std::vector<Process*> children;           // guarded by children_mu
+  bool children_atfork = false;             // guarded by children_mu
+  // get_start_method(): the method (low byte) | kMethodFixed once set or used.
+  std::atomic<std::uint32_t> start_method{0};
 };
+
+inline constexpr std::uint32_t kMethodFixed = 0x100;
 
 extern ModuleState g_mp;
 
@@ -60,6 +74,13 @@ ProcessShared* acquire_stop_word();
 /// Gives the word back; only in the process that acquired it (else ignored), once the child
 /// that watched it is gone.
 void release_stop_word(ProcessShared* word) noexcept;
+
+/// active_children()'s registry: start() adds a started Process, ~Process removes it.
+void register_child(Process* p);
+void unregister_child(Process* p) noexcept;
+/// In a new child, single-threaded: forget the creator's children (no free, no malloc: the
+/// creator's vector is leaked in the child's copy, which _exit()s anyway).
+void forget_children() noexcept;
 
 /// The child's title: comm (15 bytes, cut on a UTF-8 boundary) and, after init(), argv.
 void set_process_title(const std::string& name);

@@ -229,6 +229,10 @@ void boot_worker(int payload_fd, int stop_fd, int expected_parent) noexcept {
   g_mp.identity = &msg.identity;
   g_mp.counter.store(0, std::memory_order_relaxed);
   g_mp.current_name = msg.name;
+  g_mp.parent_pid = msg.parent_pid;
+  g_mp.parent_name = msg.parent_name;
+  g_mp.start_method.store(msg.start_method, std::memory_order_relaxed);  // as Python's spawn
+  forget_children();  // a forkserver child is a copy of the server, itself a copy of the main
   g_mp.daemon_process = msg.daemon;
   g_mp.warned_threads.store(false, std::memory_order_relaxed);
   if (msg.daemon) {

@@ -82,7 +82,7 @@ struct PoolOptions {
   std::size_t processes = 0;            // 0: the CPUs this process may use
   void (*initializer)() = nullptr;      // runs first in every worker
   std::size_t maxtasksperchild = 0;     // 0: no limit
-  StartMethod start_method = StartMethod::fork;
+  StartMethod start_method = get_start_method();  // the default context's, as Python's Pool()
 };
 
 namespace detail {

@@ -77,7 +77,10 @@
 //    the child was reaped do nothing.
 //  * ProcessOptions.daemon defaults to false (Python inherits the creator's flag, which is
 //    false in every process allowed to create children, so the result is the same).
-//  * The default start method is fork (Python ≤ 3.13 on Linux; 3.14 uses forkserver).
+//  * The default start method is fork (Python ≤ 3.13 on Linux; 3.14 uses forkserver);
+//    mp::set_start_method() changes it (<tandem/multiprocessing/functions.hpp>). A Process
+//    without ProcessOptions::start_method takes the default when it is constructed (Python:
+//    at start()).
 //    Python pickles the Process object for spawn/forkserver; we ship the target instead (next
 //    section), so a closure or an overridden run() works only with fork.
 // Start methods (ProcessOptions::start_method)
@@ -194,7 +197,10 @@ bool sleep(duration d, StopToken token);
 struct ProcessOptions {
   std::string name{};  // empty: "Process-N"
   bool daemon = false;
-  StartMethod start_method = StartMethod::fork;
+  /// nullopt: mp::get_start_method() when the Process is constructed (fork unless
+  /// mp::set_start_method() chose another; that call then fixes the default, as Python's
+  /// start() does).
+  std::optional<StartMethod> start_method{};
 };
 
 namespace detail {
@@ -292,7 +298,8 @@ struct TargetParts {
 
 class Process {
  public:
-  /// For subclasses that override run(). Name "Process-N", not a daemon, start method fork.
+  /// For subclasses that override run(). Name "Process-N", not a daemon, the default start
+  /// method (mp::get_start_method()).
   Process();
   explicit Process(ProcessOptions options);
   /// multiprocessing.Process(target=f): the child calls target() or target(StopToken).
@@ -301,8 +308,7 @@ class Process {
              (std::is_invocable_v<std::decay_t<F>&> ||
               std::is_invocable_v<std::decay_t<F>&, StopToken>))
   explicit Process(F target, ProcessOptions options = {})
-      : Process(make_parts(std::move(target), std::tuple<>{}, options.start_method),
-                std::move(options)) {}
+      : Process(Resolved{}, std::move(target), std::tuple<>{}, resolved(std::move(options))) {}
   /// multiprocessing.Process(target=f, args=(...)): the child calls target(args...) or
   /// target(token, args...) — e.g. `Process(work, std::tuple{42, "x"s}, {.start_method =
   /// StartMethod::spawn})`. With fork, any callable and any arguments (copied into the child);
@@ -311,8 +317,7 @@ class Process {
     requires(std::is_invocable_v<std::decay_t<F>&, Args&...> ||
              std::is_invocable_v<std::decay_t<F>&, StopToken, Args&...>)
   Process(F target, std::tuple<Args...> args, ProcessOptions options = {})
-      : Process(make_parts(std::move(target), std::move(args), options.start_method),
-                std::move(options)) {}
+      : Process(Resolved{}, std::move(target), std::move(args), resolved(std::move(options))) {}
 
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -357,6 +362,17 @@ class Process {
   virtual void run();
 
  private:
+  struct Resolved {};
+  /// `o` with its start method filled in (the default when it has none).
+  static ProcessOptions resolved(ProcessOptions o) {
+    if (!o.start_method) o.start_method = get_start_method();
+    return o;
+  }
+  // `o.start_method` is set; reading it after `o` was moved from is fine (a moved-from
+  // std::optional<enum> keeps its value), so the order of the two arguments does not matter.
+  template <class F, class... Args>
+  Process(Resolved, F target, std::tuple<Args...> args, ProcessOptions o)
+      : Process(make_parts(std::move(target), std::move(args), *o.start_method), std::move(o)) {}
   template <class F, class... Args>
   static detail::TargetParts make_parts(F target, std::tuple<Args...> args, StartMethod m) {
     detail::TargetParts parts;
@@ -377,6 +393,7 @@ class Process {
   Process(detail::TargetParts parts, ProcessOptions options);
   [[noreturn]] void child_main(int parent_pid) noexcept;
   void start_shipped();
+  void register_started() noexcept;
   bool wait_exit(tandem::detail::Deadline deadline);
   bool try_reap();
   void reap_now();
