@@ -13,6 +13,8 @@
 //   concurrent.futures.CancelledError              tandem::CancelledError
 //   concurrent.futures.InvalidStateError           tandem::InvalidStateError
 //   LookupError (contextvars)                      tandem::LookupError
+//   KeyError (a LookupError; Manager dict)         tandem::KeyError
+//   AttributeError (Manager Namespace)             tandem::AttributeError
 //   threading.BrokenBarrierError (a RuntimeError)  tandem::BrokenBarrierError
 //   concurrent.futures.BrokenExecutor (RuntimeErr.) tandem::BrokenExecutor
 //     → BrokenThreadPool, BrokenProcessPool → WorkerDied
@@ -172,6 +174,18 @@ class InvalidStateError : public Error {
 /// LookupError: a key or variable with no value (ContextVar::get() of an unset variable
 /// without a default, as Python's LookupError).
 class LookupError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// KeyError: a mapping has no such key (Manager dict: DictProxy::operator[], pop, popitem).
+class KeyError : public LookupError {
+ public:
+  using LookupError::LookupError;
+};
+
+/// AttributeError: an object has no such attribute (Manager Namespace: NamespaceProxy::get).
+class AttributeError : public Error {
  public:
   using Error::Error;
 };

@@ -217,6 +217,9 @@ const char* kind_name(ManagedKind k) noexcept {
     case ManagedKind::joinable_queue: return "JoinableQueue";
     case ManagedKind::condition: return "Condition";
     case ManagedKind::barrier: return "Barrier";
+    case ManagedKind::dict: return "dict";
+    case ManagedKind::list: return "list";
+    case ManagedKind::ns: return "Namespace";
   }
   return "unknown kind";
 }

@@ -99,12 +99,7 @@ struct RestoreDefault {
 int run_spawned(void (*f)()) {
   mp::Process p(f, mp::ProcessOptions{.start_method = StartMethod::spawn});
   p.start();
-  if (!p.join(60s)) {
-    p.kill();
-    p.join();
-    return -1;
-  }
-  return *p.exitcode();
+  return tandem_test::join_exitcode(p);
 }
 
 class MpContext : public ::testing::TestWithParam<StartMethod> {};

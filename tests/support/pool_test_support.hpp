@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 
 #include "tandem/multiprocessing.hpp"
@@ -34,6 +35,17 @@ inline std::string start_method_name(
     case tandem::mp::StartMethod::forkserver: return "forkserver";
     default: return "spawn";
   }
+}
+
+/// Joins a started process within 60 s and returns its exit code; kills it and returns -1
+/// when it does not end in time.
+inline int join_exitcode(tandem::mp::Process& p) {
+  if (!p.join(std::chrono::seconds(60))) {
+    p.kill();
+    p.join();
+    return -1;
+  }
+  return *p.exitcode();
 }
 
 /// The body of main(): mp::init(argc, argv) first, so that a spawned worker is taken over

@@ -17,7 +17,9 @@
 // return QueueProxy<T>, JoinableQueueProxy<T>, ValueProxy<T>, ArrayProxy<T>, LockProxy,
 // RLockProxy, EventProxy, SemaphoreProxy, BoundedSemaphoreProxy, ConditionProxy, BarrierProxy
 // (manager_proxy.hpp, manager_queue.hpp, manager_sync.hpp) with the interface of the mp::
-// object of the same name.
+// object of the same name; and dict<K, V>(max_bytes), list<T>(max_bytes), Namespace(max_bytes),
+// which return DictProxy<K, V>, ListProxy<T>, NamespaceProxy (manager_containers.hpp: Python's
+// proxies of the same names, each call atomic under the container's lock).
 //
 // How it works — and how it differs from Python. Python's manager keeps each object in a server
 // process and every proxy call is a round trip (pickle, socket, a server thread): ~17 k queue
@@ -92,7 +94,7 @@
 //    keep their memory).
 //  * Manager() forks: in a multi-threaded process the server runs only system calls, so that
 //    is safe; the server's stdio is /dev/null and it ignores SIGINT (as Python's does).
-//  * No register()/custom types/namespace()/dict()/list(): only the objects above.
+//  * No register()/custom types: only the objects above.
 #pragma once
 
 #include <algorithm>
@@ -108,6 +110,7 @@
 
 #include "tandem/multiprocessing/detail/byte_ring.hpp"
 #include "tandem/multiprocessing/detail/manager.hpp"
+#include "tandem/multiprocessing/manager_containers.hpp"
 #include "tandem/multiprocessing/manager_proxy.hpp"
 #include "tandem/multiprocessing/manager_queue.hpp"
 #include "tandem/multiprocessing/manager_sync.hpp"
@@ -211,6 +214,22 @@ class Manager {
         detail::make_shared_state<detail::BarrierBlock>(parties, ns), 0, 0);
   }
 
+  /// Python's m.dict(): insertion-ordered, at most `max_bytes` of serialized items (pages
+  /// are touched only when used). manager_containers.hpp.
+  template <class K, class V>
+  DictProxy<K, V> dict(std::size_t max_bytes = detail::kDefaultContainerBytes) {
+    return make_container<DictProxy<K, V>>(max_bytes, detail::type_tag<std::pair<K, V>>());
+  }
+  /// Python's m.list(). manager_containers.hpp.
+  template <class T>
+  ListProxy<T> list(std::size_t max_bytes = detail::kDefaultContainerBytes) {
+    return make_container<ListProxy<T>>(max_bytes, detail::type_tag<T>());
+  }
+  /// Python's m.Namespace(). manager_containers.hpp.
+  NamespaceProxy Namespace(std::size_t max_bytes = detail::kDefaultContainerBytes) {
+    return make_container<NamespaceProxy>(max_bytes, 0);
+  }
+
  private:
   /// Registers `obj` with the server and this process's cache; fills ref's key and id.
   detail::Attached publish(detail::ObjectRef& ref, std::shared_ptr<detail::ManagedObject> obj);
@@ -223,6 +242,11 @@ class Manager {
     ref.count = count;
     detail::Attached a = publish(ref, std::make_shared<Obj>(std::move(region)));
     return Proxy(ref, std::move(a));
+  }
+  template <class Proxy>
+  Proxy make_container(std::size_t max_bytes, std::uint64_t tag) {
+    return make<Proxy, detail::ContainerObject>(detail::ContainerObject::create(max_bytes), tag,
+                                                max_bytes);
   }
   template <class Proxy, class T>
   Proxy make_queue(std::size_t maxsize, std::size_t ring_bytes) {

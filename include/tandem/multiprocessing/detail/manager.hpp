@@ -31,6 +31,9 @@ enum class ManagedKind : std::uint32_t {
   joinable_queue,
   condition,
   barrier,
+  dict,
+  list,
+  ns,  // Namespace
 };
 
 /// A readable name for error messages ("Value", "Queue", ...).
