@@ -10,7 +10,7 @@
 #include <string>
 
 #include "tandem/errors.hpp"
-#include "tandem/multiprocessing/manager_containers.hpp"
+#include "tandem/multiprocessing/detail/manager_containers.hpp"
 
 namespace tandem::mp::detail {
 

@@ -57,6 +57,8 @@ const Entry kTable[] = {
     TANDEM_ENTRY(tandem::ShutDown),
     TANDEM_ENTRY(tandem::CancelledError),
     TANDEM_ENTRY(tandem::InvalidStateError),
+    TANDEM_ENTRY(tandem::KeyError),
+    TANDEM_ENTRY(tandem::AttributeError),
     TANDEM_ENTRY(tandem::BrokenBarrierError),
     TANDEM_ENTRY(tandem::BrokenExecutor),
     TANDEM_ENTRY(tandem::BrokenThreadPool),

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -41,6 +42,16 @@ std::vector<int> range(int n) {
 int bump_own_key(mp::DictProxy<int, int> d, int key) {
   for (int i = 0; i < 100; ++i) d.set(key, d.get(key, 0) + 1);  // own key: no other writer
   return key;
+}
+
+int read_missing(mp::DictProxy<std::string, int> d) { return d["missing"]; }
+
+// A read-modify-write of a shared key made atomic by a Manager Lock held across both calls.
+void bump_shared(mp::DictProxy<std::string, int> d, mp::LockProxy lock) {
+  for (int i = 0; i < 100; ++i) {
+    std::lock_guard g(lock);
+    d.set("total", d.get("total", 0) + 1);
+  }
 }
 
 void child_uses_all(mp::DictProxy<std::string, int> d, mp::ListProxy<int> l,
@@ -190,6 +201,10 @@ TEST(ManagerList, TestListIter) {
   a.set(1, 100);
   ++it;
   EXPECT_EQ(*it, 100);
+  // ... and ends early when the list shrank meanwhile
+  a.clear();
+  ++it;
+  EXPECT_TRUE(it == a.end());
 }
 
 // _TestContainers.test_list_proxy_in_list
@@ -298,6 +313,20 @@ TEST_P(ManagerContainersAcross, PoolTasksEachBumpTheirOwnKey) {
   for (int k = 0; k < 4; ++k) EXPECT_EQ(fs[k].result(60s), k);
   // (insertion order is the tasks' arrival order)
   EXPECT_EQ(d.copy(), (std::map<int, int>{{0, 100}, {1, 100}, {2, 100}, {3, 100}}));
+}
+
+// Four tasks bump one shared key, each read-modify-write under a Manager Lock: exactly 400.
+// A task's KeyError comes back through its future as a tandem::KeyError.
+TEST_P(ManagerContainersAcross, PoolTasksShareAKeyUnderALock) {
+  mp::Manager m;
+  auto d = m.dict<std::string, int>();
+  auto lock = m.Lock();
+  tandem::ProcessPoolExecutor ex(opts(4));
+  std::vector<tandem::Future<void>> fs;
+  for (int k = 0; k < 4; ++k) fs.push_back(ex.submit(&bump_shared, d, lock));
+  for (auto& f : fs) f.result(60s);
+  EXPECT_EQ(d["total"], 400);
+  EXPECT_THROW(ex.submit(&read_missing, d).result(60s), tandem::KeyError);
 }
 
 // Process children of this start method use all three proxies.

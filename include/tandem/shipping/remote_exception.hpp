@@ -7,7 +7,7 @@
 //    std::runtime_error, std::range_error, std::overflow_error, std::underflow_error,
 //    std::bad_alloc, or one of tandem's own (<tandem/errors.hpp>: Error, RuntimeError,
 //    ValueError, DecodeError, TimeoutError, Empty, Full, ShutDown, CancelledError,
-//    InvalidStateError, BrokenBarrierError, BrokenExecutor, BrokenThreadPool,
+//    InvalidStateError, KeyError, AttributeError, BrokenBarrierError, BrokenExecutor, BrokenThreadPool,
 //    BrokenProcessPool, WorkerDied — with its pid/exit code/signal — and RemoteError, which
 //    keeps its original type name); what() is carried unchanged (bad_alloc's is fixed);
 //  * otherwise tandem::RemoteError(type name, what()): a user exception type (even one
