@@ -145,6 +145,9 @@ TEST(ManagerDict, PythonSemantics) {
   EXPECT_EQ(d.pop("b"), 2);
   EXPECT_EQ(d.pop("b", -1), -1);
   EXPECT_EQ(d.popitem(), (std::pair<std::string, int>{"c", 9}));  // LIFO
+  d.set("e", 5);
+  d.erase("e");  // del d["e"]
+  EXPECT_THROW(d.erase("e"), tandem::KeyError);
   d.update(std::map<std::string, int>{{"a", 10}, {"d", 4}});
   EXPECT_EQ(d.items(), (std::vector<std::pair<std::string, int>>{{"a", 10}, {"d", 4}}));
   d.clear();

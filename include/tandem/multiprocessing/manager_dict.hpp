@@ -70,6 +70,8 @@ class DictProxy : public detail::ContainerProxy<detail::ManagedKind::dict> {
     return std::move(*v);
   }
   V pop(const K& k, const V& fallback) { return take(k).value_or(fallback); }
+  /// del d[k]: KeyError when absent.
+  void erase(const K& k) { (void)pop(k); }
   /// Removes and returns the last inserted item: KeyError("popitem(): dictionary is empty").
   std::pair<K, V> popitem() {
     return locked([&](Records& r) {
