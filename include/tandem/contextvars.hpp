@@ -114,7 +114,18 @@ class CtxMapRef {
   CtxMapRef(const CtxMapRef& o) noexcept : m_(o.m_) {
     if (m_) m_->refs.fetch_add(1, std::memory_order_relaxed);
   }
-  CtxMapRef(CtxMapRef&& o) noexcept : m_(std::exchange(o.m_, nullptr)) {}
+  // Read and cleared by hand, with -Wmaybe-uninitialized off: GCC 12 at -O1 warns here when
+  // a disengaged std::optional<Context> (ThreadOptions::context) is moved, reading the
+  // payload it has not constructed on a path the engaged check rules out (a false positive
+  // that users compiling with -Werror would hit).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+  CtxMapRef(CtxMapRef&& o) noexcept : m_(o.m_) { o.m_ = nullptr; }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
   CtxMapRef& operator=(CtxMapRef o) noexcept {
     std::swap(m_, o.m_);
     return *this;
