@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// mp::Manager's dict<K, V>(), list<T>() and Namespace() (docs/multiprocessing.md#manager-dict-
-// list-and-namespace): Python's multiprocessing.Manager().dict()/list()/Namespace(), as
+// mp::Manager's dict<K, V>(), list<T>() and Namespace()
+// (docs/multiprocessing.md#manager-dict-list-and-namespace):
+// Python's multiprocessing.Manager().dict()/list()/Namespace(), as
 // DictProxy<K, V>, ListProxy<T> and NamespaceProxy — serializable handles, usable in pool
 // tasks and in Process children of every start method, like the manager's other proxies.
 //
