@@ -168,11 +168,13 @@ class MpiPoolExecutor : public tandem::detail::ExecutorTimers<MpiPoolExecutor> {
   auto map_impl(F fn, const MapOptions& opts, Rs&&... ranges) {
     static_assert(sizeof...(Rs) > 0, "map needs at least one range");
     using FI = shipping::detail::function_info<F>;
-    static_assert(FI::kind == shipping::detail::FnKind::ok,
-                  "tandem::MpiPoolExecutor::map: fn must be a function pointer, a function, or "
-                  "a lambda without captures (its code must be named in another process)");
-    if constexpr (FI::kind == shipping::detail::FnKind::ok) {
+    static_assert(shipping::detail::callable_kind<F>,
+                  "tandem::MpiPoolExecutor::map: fn must be a function pointer, a function, a "
+                  "lambda without captures (its code must be named in another process), or a "
+                  "serializable function object");
+    if constexpr (shipping::detail::callable_kind<F>) {
       using Fp = typename FI::pointer;
+      using C = shipping::callee_t<F>;
       using S = shipping::detail::Signature<Fp>;
       static_assert(S::arity == sizeof...(Rs),
                     "tandem::MpiPoolExecutor::map: fn takes one parameter per range");
@@ -182,7 +184,7 @@ class MpiPoolExecutor : public tandem::detail::ExecutorTimers<MpiPoolExecutor> {
       static_assert(!std::is_void_v<typename S::result> && S::result_ok,
                     "tandem::MpiPoolExecutor::map: fn must return a serializable value");
       if (opts.chunksize < 1) throw ValueError("chunksize must be >= 1.");
-      return MpiMapResult<Fp, Rs...>(mpi::detail::MapSubmit<Fp>{&core_, Fp(fn)}, opts,
+      return MpiMapResult<C, Rs...>(mpi::detail::MapSubmit<C>{&core_, C(std::move(fn))}, opts,
                                      std::forward<Rs>(ranges)...);
     }
   }

@@ -23,7 +23,7 @@
 //    workers start in the constructor (from the calling thread, so a fork pool built before
 //    other threads exist forks a single-threaded process); replacements start from the
 //    pool's dispatcher thread.
-//  * initializer runs first in every worker. A worker that dies before its initializer
+//  * initializer (or initializer_call, with its arguments) runs first in every worker. A worker that dies before its initializer
 //    returns (it threw — "Exception in initializer: ..." on stderr —, crashed, or sent corrupt
 //    data in its handshake) is replaced; after 3 such deaths in a row (no worker became ready
 //    in between) the pool is broken: every pending future and every later submit fail with
@@ -130,8 +130,7 @@ namespace tandem {
 
 namespace detail {
 
-template <class F, bool Ok = (shipping::detail::function_info<std::decay_t<F>>::kind ==
-                              shipping::detail::FnKind::ok)>
+template <class F, bool Ok = shipping::detail::callable_kind<std::decay_t<F>>>
 struct ShipResult {
   using type = int;  // unused: ship()'s static_assert has already explained the error
 };
@@ -148,20 +147,20 @@ namespace detail {
 
 /// MapRange's Submit for ProcessPoolExecutor::map: one shipped task per chunk
 /// (shipping/detail/shipped_map.hpp), sent like any other task.
-template <class Fp>
+template <class C>
 struct MapSubmit {
-  using SM = ShippedMap<Fp>;
+  using SM = ShippedMap<C>;
   ProcessPoolExecutor* ex;
-  Fp fn;
+  C fn;  // shipping::callee_t: a function pointer, or a serializable function object
   Future<MapChunk<typename SM::Result>> operator()(std::vector<typename SM::Item> items);
 };
 
 }  // namespace detail
 
 /// The lazy, in-order range returned by ProcessPoolExecutor::map (see map_range.hpp).
-template <class R, class Fp, class... Rs>
+template <class R, class C, class... Rs>
 using ProcessMapResult =
-    MapRange<R, typename detail::ShippedMap<Fp>::Item, detail::MapSubmit<Fp>, Rs...>;
+    MapRange<R, typename detail::ShippedMap<C>::Item, detail::MapSubmit<C>, Rs...>;
 
 class ProcessPoolExecutor : public detail::ExecutorTimers<ProcessPoolExecutor> {
  public:
@@ -242,10 +241,11 @@ class ProcessPoolExecutor : public detail::ExecutorTimers<ProcessPoolExecutor> {
   auto map_impl(F fn, const MapOptions& opts, Rs&&... ranges) {
     static_assert(sizeof...(Rs) > 0, "map needs at least one range");
     using FI = shipping::detail::function_info<std::decay_t<F>>;
-    static_assert(FI::kind == shipping::detail::FnKind::ok,
+    static_assert(shipping::detail::callable_kind<std::decay_t<F>>,
                   "tandem::ProcessPoolExecutor::map: fn must be a function pointer, a function, "
-                  "or a lambda without captures");
+                  "a lambda without captures, or a serializable function object");
     using Fp = typename FI::pointer;
+    using C = shipping::callee_t<F>;
     using S = shipping::detail::Signature<Fp>;
     static_assert(S::template accepts<typename detail::HeldRange<Rs>::value_type...>(),
                   "tandem::ProcessPoolExecutor::map: fn must take one argument per range");
@@ -255,17 +255,17 @@ class ProcessPoolExecutor : public detail::ExecutorTimers<ProcessPoolExecutor> {
     using R = std::remove_cvref_t<typename S::result>;
     static_assert(!std::is_void_v<R>, "map needs a function that returns a value");
     if (opts.chunksize < 1) throw ValueError("chunksize must be >= 1.");
-    return ProcessMapResult<R, Fp, Rs...>(detail::MapSubmit<Fp>{this, Fp(fn)}, opts,
+    return ProcessMapResult<R, C, Rs...>(detail::MapSubmit<C>{this, C(std::move(fn))}, opts,
                                           std::forward<Rs>(ranges)...);
   }
 
   std::unique_ptr<detail::PoolCore> core_;  // complete only in src/process_pool/
 };
 
-template <class Fp>
-Future<detail::MapChunk<typename detail::ShippedMap<Fp>::Result>>
-detail::MapSubmit<Fp>::operator()(std::vector<typename SM::Item> items) {
-  return ex->template submit_wire<MapChunk<typename SM::Result>>(SM::task(fn, items));
+template <class C>
+Future<detail::MapChunk<typename detail::ShippedMap<C>::Result>>
+detail::MapSubmit<C>::operator()(std::vector<typename SM::Item> items) {
+  return ex->template submit_wire<MapChunk<typename SM::Result>>(SM::task(fn, std::move(items)));
 }
 
 }  // namespace tandem

@@ -17,6 +17,7 @@ ProcessPoolOptions executor_options(const PoolOptions& o) {
   p.max_workers = o.processes;
   p.start_method = o.start_method;
   p.initializer = o.initializer;
+  p.initializer_call = o.initializer_call;
   p.max_tasks_per_child = o.maxtasksperchild;
   return p;
 }

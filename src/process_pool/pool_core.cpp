@@ -48,12 +48,18 @@
 #include "tandem/process_pool.hpp"
 #include "tandem/shipping/build_id.hpp"
 #include "tandem/shipping/function_id.hpp"
+#include "tandem/shipping/ship.hpp"
 
 namespace tandem::detail {
 
 PoolCore::PoolCore(const ProcessPoolOptions& o) : opts_(o) {
   n_ = o.max_workers != 0 ? o.max_workers : process_cpu_count();
-  if (o.initializer) init_offset_ = shipping::function_offset(shipping::address_of(o.initializer));
+  if (o.initializer && o.initializer_call.trampoline != 0)
+    throw ValueError("ProcessPoolExecutor: give initializer or initializer_call, not both");
+  if (o.initializer)
+    init_ = shipping::ship(o.initializer);
+  else
+    init_ = o.initializer_call;
   w_.resize(o.spare_worker ? n_ + 1 : n_);
   pids_ = std::make_unique<std::atomic<int>[]>(n_);
   for (std::size_t i = 0; i < n_; ++i) pids_[i].store(0);

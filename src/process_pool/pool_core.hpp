@@ -154,7 +154,7 @@ class PoolCore {
   ProcessPoolOptions opts_;
   int owner_ = 0;  // getpid(): a worker dies with this process (worker_main)
   unsigned pool_seq_ = 0;  // this process's pools, numbered from 0 (names)
-  std::uint64_t init_offset_ = 0;
+  shipping::Task init_;  // the initializer's call (ship(initializer) or initializer_call)
   std::string sock_name_;
   int epfd_ = -1, wakefd_ = -1, listenfd_ = -1;
   std::vector<Worker> w_;

@@ -43,7 +43,7 @@ namespace tandem::detail {
 
 namespace {
 
-void worker_entry(std::string sock, std::uint64_t init, std::uint64_t max_tasks, int owner) {
+void worker_entry(std::string sock, shipping::Task init, std::uint64_t max_tasks, int owner) {
   worker_main(sock, init, max_tasks, owner);
 }
 
@@ -62,12 +62,12 @@ void PoolCore::start_worker(std::size_t slot) {
     w.proc = std::make_unique<mp::Process>(
         [this, max] {
           close_inherited();
-          worker_main(sock_name_, init_offset_, max, owner_);
+          worker_main(sock_name_, init_, max, owner_);
         },
         po);
   } else {
     w.proc = std::make_unique<mp::Process>(&worker_entry,
-                                           std::tuple{sock_name_, init_offset_, max, owner_}, po);
+                                           std::tuple{sock_name_, init_, max, owner_}, po);
   }
   w.proc->start();
   w.pid = w.proc->pid();

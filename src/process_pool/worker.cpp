@@ -215,7 +215,7 @@ bool is_cancelled(WorkerPage* page, std::uint64_t id) noexcept {
 
 }  // namespace
 
-void worker_main(const std::string& sock_name, std::uint64_t init_offset,
+void worker_main(const std::string& sock_name, const shipping::Task& init,
                  std::uint64_t max_tasks, int owner) {
   ::setpgid(0, 0);  // our own group: the pool kills it with us (grandchildren included)
   ::signal(SIGPIPE, SIG_IGN);
@@ -244,10 +244,13 @@ void worker_main(const std::string& sock_name, std::uint64_t init_offset,
   int mfd = -1;
   WorkerPage* page = receive_page(fd, mfd);
 
-  if (init_offset != 0) {
+  if (init.trampoline != 0) {
     std::atomic_ref<std::uint32_t>(page->initializing).store(1, std::memory_order_release);
     try {
-      reinterpret_cast<void (*)()>(shipping::function_address(init_offset))();
+      std::vector<std::byte> outcome;
+      shipping::run(init, outcome);  // DecodeError: not a call task of this binary
+      // Its result (if any) is dropped, as Python's; an exception it threw is rethrown here.
+      if (!outcome.empty() && outcome[0] != std::byte{0}) shipping::take_result<void>(outcome);
     } catch (const std::exception& e) {
       tandem::log(LogLevel::error, "process_pool",
           "Exception in initializer:\n" + shipping::current_exception_type_name() + ": " +

@@ -73,6 +73,13 @@ RankCpu rank_cpu(int) { return {tandem::mpi::rank(), cpu_seconds()}; }
 
 bool local_mode() { return tandem::mpi::world_size() == 1; }
 
+// A serializable function object: its state travels to the worker rank with each task/chunk.
+struct Offset {
+  long long by = 0;
+  std::string tag;
+  std::string operator()(long long x) const { return tag + std::to_string(x + by); }
+};
+
 // World size 1: one local worker process per CPU this process may use.
 std::size_t expected_workers() {
   if (!local_mode()) return static_cast<std::size_t>(tandem::mpi::world_size() - 1);
@@ -171,6 +178,17 @@ TEST(MpiPool, MapInOrder) {
       for (std::size_t i = 0; i < xs.size(); ++i) ASSERT_EQ(got[i], xs[i] * xs[i]);
     }
   }
+}
+
+TEST(MpiPool, FunctionObjects) {
+  MpiPoolExecutor ex;
+  EXPECT_EQ(ex.submit(Offset{5, "v"}, 10).result(), "v15");
+  std::vector<long long> xs(300);
+  std::iota(xs.begin(), xs.end(), 0);
+  std::size_t i = 0;
+  for (const std::string& y : ex.map(Offset{-1, "r"}, xs, MapOptions{.chunksize = 16}))
+    ASSERT_EQ(y, "r" + std::to_string(xs[i++] - 1));
+  EXPECT_EQ(i, xs.size());
 }
 
 TEST(MpiPool, MapZipsRangesAndStopsAtShortest) {

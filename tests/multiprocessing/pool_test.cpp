@@ -57,7 +57,22 @@ int signal_then_read(int started, int fd) {
 
 int g_initialized = 0;
 void init_worker() { g_initialized = 42; }
+void init_worker_with(int base, int times) { g_initialized = base * times; }
 int initialized(int) { return g_initialized; }
+
+// A serializable function object: Python's Pool ships any picklable callable.
+struct Power {
+  int exponent = 1;
+  int operator()(int x) const {
+    int r = 1;
+    for (int i = 0; i < exponent; ++i) r *= x;
+    return r;
+  }
+};
+struct Weighted {
+  int w = 1;
+  int operator()(int a, int b) const { return w * (a + b); }
+};
 
 std::vector<int> squares(int n) {
   std::vector<int> v;
@@ -368,10 +383,34 @@ TEST(MpPool, WorkerLifetime) {
   pool.join();
 }
 
+// _TestInitializers.test_pool_initializer passes initargs: here they travel with the call.
+TEST(MpPool, InitializerWithArguments) {
+  Pool pool(PoolOptions{.processes = 2,
+                        .initializer_call = tandem::shipping::ship(&init_worker_with, 6, 7)});
+  EXPECT_EQ(pool.map(initialized, iota(4)), (std::vector<int>{42, 42, 42, 42}));
+}
+
+TEST(MpPool, FunctionObjects) {
+  Pool pool(2);
+  EXPECT_EQ(pool.apply(Power{3}, 4), 64);
+  EXPECT_EQ(pool.apply_async(Weighted{10}, 1, 2).get(60s), 30);
+  EXPECT_EQ(pool.map(Power{2}, iota(50), 7), squares(50));
+  std::vector<int> got;
+  for (int v : pool.imap(Power{2}, iota(30), 4)) got.push_back(v);
+  EXPECT_EQ(got, squares(30));
+  got.clear();
+  for (int v : pool.imap_unordered(Power{2}, iota(30), 4)) got.push_back(v);
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, squares(30));
+  std::vector<std::tuple<int, int>> args{{1, 2}, {3, 4}};
+  EXPECT_EQ(pool.starmap(Weighted{2}, args, 1), (std::vector<int>{6, 14}));
+}
+
 // Start methods other than fork (test_context's get_context): spawn.
 TEST(MpPool, Spawn) {
   Pool pool(PoolOptions{.processes = 1, .start_method = tandem::mp::StartMethod::spawn});
   EXPECT_EQ(pool.map(sqr, iota(5)), squares(5));
+  EXPECT_EQ(pool.map(Power{3}, iota(5)), (std::vector<int>{0, 1, 8, 27, 64}));
 }
 
 }  // namespace

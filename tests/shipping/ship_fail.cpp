@@ -6,7 +6,8 @@
 // FAIL_CASE 4 generic lambda
 // FAIL_CASE 5 the arguments do not match
 // FAIL_CASE 6 result type is not tandem::Serializable
-// FAIL_CASE 7 must be a function pointer, a function, or a lambda without captures
+// FAIL_CASE 7 must be a function pointer, a function, a lambda without captures, or a serializable
+// FAIL_CASE 8 make it a function object that is tandem::Serializable
 #include <string>
 
 #include "tandem/shipping/ship.hpp"
@@ -16,6 +17,10 @@ int by_value(int x) { return x; }
 int takes_pointer(int* p) { return *p; }
 void takes_ref(std::string& s) { s += "!"; }
 int* returns_pointer(int) { return nullptr; }
+struct HoldsPointer {
+  int* p;
+  int operator()() const { return *p; }
+};
 struct Functor {
   int operator()(int x) const { return x; }
   int operator()(double x) const { return static_cast<int>(x); }
@@ -42,6 +47,8 @@ int main() {
   (void)sh::ship(returns_pointer, 1);
 #elif FAIL_CASE == 7
   (void)sh::ship(42, 1);
+#elif FAIL_CASE == 8
+  (void)sh::ship(HoldsPointer{&local});
 #endif
   (void)Functor{};
   return 0;

@@ -46,6 +46,34 @@ Point move_point(Point p, std::vector<int> by) {
 }
 int noexcept_fn(int x) noexcept { return -x; }
 
+// Serializable function objects: state travels with the task.
+struct Scale {
+  double k = 1;
+  std::vector<double> operator()(const std::vector<double>& xs) const {
+    std::vector<double> out;
+    for (double x : xs) out.push_back(k * x);
+    return out;
+  }
+};
+struct Tally {  // non-const operator(), a serialize() member
+  std::map<std::string, int> seen;
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(seen);
+  }
+  int operator()(std::string key) {
+    ++seen[key];
+    return seen[key];
+  }
+};
+struct Stateless {  // an empty class: one byte on the wire
+  int operator()(int x) const noexcept { return x + 1; }
+};
+struct HoldsPointer {  // not serializable: cannot be shipped
+  int* p = nullptr;
+  int operator()() const { return *p; }
+};
+
 struct Custom : std::exception {
   const char* what() const noexcept override { return "custom failure"; }
 };
@@ -118,6 +146,33 @@ TEST(Ship, AggregatesAndContainers) {
   EXPECT_EQ(p.x, 11);
   EXPECT_EQ(p.y, 22);
   EXPECT_EQ(p.label, "p'");
+}
+
+TEST(Ship, FunctionObjectTravelsByValue) {
+  const std::vector<double> r =
+      round_trip<std::vector<double>>(sh::ship(shiptest::Scale{2.5}, std::vector<double>{1, 2}));
+  EXPECT_EQ(r, (std::vector<double>{2.5, 5}));
+  shiptest::Tally t;
+  t.seen["a"] = 4;
+  EXPECT_EQ(round_trip<int>(sh::ship(t, "a")), 5);
+  EXPECT_EQ(t.seen["a"], 4);  // the sender's object is untouched
+  EXPECT_EQ(round_trip<int>(sh::ship(shiptest::Stateless{}, 41)), 42);
+  static_assert(std::is_same_v<sh::callee_t<shiptest::Scale>, shiptest::Scale>);
+  static_assert(std::is_same_v<sh::callee_t<decltype(&shiptest::add)>, int (*)(int, int)>);
+  static_assert(std::is_same_v<sh::shipped_result_t<shiptest::Tally>, int>);
+  static_assert(sh::Shippable<shiptest::Tally, const char*>);
+  static_assert(!sh::Shippable<shiptest::HoldsPointer>);
+}
+
+TEST(ShipCorrupt, CorruptFunctionObjectIsTheTasksDecodeError) {
+  sh::Task t = sh::ship(shiptest::Scale{3}, std::vector<double>{1});
+  for (std::size_t cut = 1; cut < t.args.size(); ++cut) {
+    sh::Task c = t;
+    c.args.resize(cut);
+    std::vector<std::byte> out;
+    sh::run(c, out);
+    EXPECT_THROW(sh::take_result<std::vector<double>>(out), tandem::DecodeError) << cut;
+  }
 }
 
 TEST(Ship, ResultTypeAlias) {

@@ -19,20 +19,20 @@
 namespace tandem::mpi::detail {
 
 /// MapRange's Submit for MpiPoolExecutor::map: one Job per chunk.
-template <class Fp>
+template <class C>
 struct MapSubmit {
-  using SM = tandem::detail::ShippedMap<Fp>;
+  using SM = tandem::detail::ShippedMap<C>;
   using Chunk = tandem::detail::MapChunk<typename SM::Result>;
 
   PoolCore* core;
-  Fp fn;
+  C fn;  // shipping::callee_t: a function pointer, or a serializable function object
 
   Future<Chunk> operator()(std::vector<typename SM::Item> items) {
     if (ProcessPoolExecutor* local = core->local_pool())
-      return local->template submit_wire<Chunk>(SM::task(fn, items));
+      return local->template submit_wire<Chunk>(SM::task(fn, std::move(items)));
     auto* st = new JobState<Chunk>(&decode_result<Chunk>);
     try {
-      st->task = SM::task(fn, items);
+      st->task = SM::task(fn, std::move(items));
     } catch (...) {
       st->release();
       throw;
@@ -53,9 +53,9 @@ struct MapSubmit {
 
 namespace tandem {
 
-template <class Fp, class... Rs>
-using MpiMapResult = MapRange<typename detail::ShippedMap<Fp>::Result,
-                              typename detail::ShippedMap<Fp>::Item, mpi::detail::MapSubmit<Fp>,
+template <class C, class... Rs>
+using MpiMapResult = MapRange<typename detail::ShippedMap<C>::Result,
+                              typename detail::ShippedMap<C>::Item, mpi::detail::MapSubmit<C>,
                               Rs...>;
 
 }  // namespace tandem

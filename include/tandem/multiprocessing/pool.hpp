@@ -47,7 +47,9 @@
 // Cost: what the executor's tasks cost, plus one hop to the callback thread per AsyncResult
 //  (a ThreadPoolExecutor task); imap_unordered one extra Future per chunk.
 // Differences from Python
-//  * No initargs/kwds: arguments are C++ arguments; initializer is a function pointer.
+//  * initargs: the initializer and its arguments travel together, as
+//    `.initializer_call = shipping::ship(&init, args...)`; `initializer` stays a plain
+//    function pointer. No kwds: arguments are C++ arguments.
 //  * map/starmap/map_async of a function returning void do not compile (Python returns a list
 //    of None): a vector of nothing carries no information; use apply_async per item, or
 //    return a value.
@@ -83,6 +85,9 @@ struct PoolOptions {
   void (*initializer)() = nullptr;      // runs first in every worker
   std::size_t maxtasksperchild = 0;     // 0: no limit
   StartMethod start_method = get_start_method();  // the default context's, as Python's Pool()
+  // initializer with initargs: `.initializer_call = tandem::shipping::ship(&init, args...)`
+  // (ProcessPoolOptions::initializer_call). Giving both is a ValueError.
+  shipping::Task initializer_call{};
 };
 
 namespace detail {
@@ -102,16 +107,19 @@ constexpr bool last_is_callbacks() {
   }
 }
 
-/// The shipped function pointer type of fn, after ProcessPoolExecutor's compile-time checks.
+/// fn's signature as a function pointer type, after ProcessPoolExecutor's compile-time checks.
 template <class F>
 using PoolFn = typename shipping::detail::function_info<std::decay_t<F>>::pointer;
+/// What fn travels as: the function pointer, or the serializable function object.
+template <class F>
+using PoolCallee = shipping::callee_t<F>;
 
 template <class F>
 using PoolSig = shipping::detail::Signature<PoolFn<F>>;
 template <class F>
 using PoolResult = std::remove_cvref_t<typename PoolSig<F>::result>;
 template <class F>
-using PoolItem = typename tandem::detail::ShippedMap<PoolFn<F>>::Item;
+using PoolItem = typename tandem::detail::ShippedMap<PoolCallee<F>>::Item;
 
 /// Reports a callback's exception and swallows it (pool.hpp: the pool keeps working).
 void report_pool_callback_exception(std::exception_ptr e) noexcept;
@@ -235,10 +243,9 @@ class Pool {
   /// The input as the executor's map items; `star`: each element is a tuple of arguments.
   template <bool Star, class F, class Range>
   std::vector<detail::PoolItem<F>> read_items(Range&& range) {
-    using FI = shipping::detail::function_info<std::decay_t<F>>;
-    static_assert(FI::kind == shipping::detail::FnKind::ok,
-                  "tandem::mp::Pool: fn must be a function pointer, a function, or a lambda "
-                  "without captures");
+    static_assert(shipping::detail::callable_kind<std::decay_t<F>>,
+                  "tandem::mp::Pool: fn must be a function pointer, a function, a lambda "
+                  "without captures, or a serializable function object");
     static_assert(detail::PoolSig<F>::params_ok && detail::PoolSig<F>::args_serializable && detail::PoolSig<F>::result_ok,
                   "tandem::mp::Pool: fn's parameters and result must be tandem::Serializable "
                   "and taken by value or const reference");
@@ -266,7 +273,7 @@ class Pool {
       chunksize = items.size() / per + (items.size() % per ? 1 : 0);
       if (chunksize == 0) chunksize = 1;
     }
-    tandem::detail::MapSubmit<detail::PoolFn<F>> submit{&ex_, detail::PoolFn<F>(fn)};
+    tandem::detail::MapSubmit<detail::PoolCallee<F>> submit{&ex_, detail::PoolCallee<F>(fn)};
     std::vector<Future<tandem::detail::MapChunk<detail::PoolResult<F>>>> out;
     out.reserve((items.size() + chunksize - 1) / chunksize);
     for (std::size_t at = 0; at < items.size(); at += chunksize) {

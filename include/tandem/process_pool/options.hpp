@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "tandem/multiprocessing/start_method.hpp"
+#include "tandem/shipping/task.hpp"
 
 namespace tandem {
 
@@ -18,6 +19,11 @@ struct ProcessPoolOptions {
   mp::StartMethod start_method = mp::StartMethod::fork;
   void (*initializer)() = nullptr;
   std::size_t max_tasks_per_child = 0;  // 0: no limit
+  // Python's initializer with initargs: `.initializer_call = tandem::shipping::ship(&open_db,
+  // path, 3)` — checked at compile time as any task (a function or a serializable function
+  // object, serializable arguments); its result, if any, is dropped. Runs where `initializer`
+  // would, with the same failure rules; giving both is a ValueError. Empty: none.
+  shipping::Task initializer_call{};
   // One extra process, started ahead of need and parked (0% CPU, in a blocking read) past its
   // handshake and initializer: a worker's death is answered by promoting it at once instead of
   // starting a process then (see <tandem/process_pool.hpp>). Costs one idle process (its

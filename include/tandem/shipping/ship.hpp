@@ -7,8 +7,12 @@
 //
 // What can be shipped — checked at compile time, each failure a static_assert that says why:
 //  * fn: a function pointer, a function, or a lambda without captures (converted to a function
-//    pointer). Not: a lambda with captures (its state lives in this process), a generic lambda
-//    or overloaded functor (no single signature), any other functor.
+//    pointer; travels as its code's offset), or a serializable function object — a class
+//    with one non-template operator() that is tandem::Serializable (a struct carrying its
+//    parameters: `struct Scale { double k; double operator()(double x) const; };`), which
+//    travels by value in front of the arguments and is called on the receiver's decoded copy.
+//    Not: a lambda with captures (its state lives in this process and has no codec), a generic
+//    lambda or overloaded functor (no single signature), any other functor.
 //  * args: one per parameter, each convertible to the parameter's decayed type, which must be
 //    tandem::Serializable; a parameter taken by non-const lvalue reference is refused (the
 //    callee would modify a copy in another process, silently).
@@ -21,7 +25,8 @@
 // is called); argument bytes that do not decode → a DecodeError *outcome* (the task was
 // well-formed, its data was not), so the sender sees it as the task's exception.
 // Cost: sender — one serialization of the arguments (one allocation) and the seal; receiver —
-//  resolve, one decode, the call, one encode into `out` (amortised: reuse `out`).
+//  resolve, one decode, the call, one encode into `out` (amortised: reuse `out`). A function
+//  object adds its own encoding and decoding to each task (for a map: to each chunk).
 #pragma once
 
 #include <cstddef>
@@ -47,7 +52,8 @@ using CallTrampoline = void (*)(std::uintptr_t fn, std::span<const std::byte> ar
 
 namespace detail {
 
-enum class FnKind { ok, captures, generic, not_a_function };
+// ok: travels as a code offset; object: a serializable function object, travels by value.
+enum class FnKind { ok, object, captures, generic, not_a_function };
 
 template <class Sig>
 struct call_operator {};  // Sig: the type of &F::operator()
@@ -87,8 +93,9 @@ template <class F>
   requires std::is_class_v<F> && requires { &F::operator(); }
 struct function_info<F> {
   using pointer = typename call_operator<decltype(&F::operator())>::pointer;
-  static constexpr FnKind kind =
-      std::is_convertible_v<F, pointer> ? FnKind::ok : FnKind::captures;
+  static constexpr FnKind kind = std::is_convertible_v<F, pointer> ? FnKind::ok
+                                 : Serializable<F>                 ? FnKind::object
+                                                                   : FnKind::captures;
 };
 template <class F>
   requires std::is_class_v<F> && (!requires { &F::operator(); })
@@ -96,6 +103,11 @@ struct function_info<F> {
   static constexpr FnKind kind = FnKind::generic;
   using pointer = void;
 };
+
+/// F (decayed) can be shipped as a callee: a function's code or a function object's value.
+template <class F>
+inline constexpr bool callable_kind =
+    function_info<F>::kind == FnKind::ok || function_info<F>::kind == FnKind::object;
 
 template <class P>
 inline constexpr bool mutable_ref_param =
@@ -120,21 +132,70 @@ struct Signature<R (*)(P...)> {
     else
       return (std::is_constructible_v<std::decay_t<P>, A&&> && ...);
   }
+};
 
-  /// The trampoline: decode, call, encode the outcome. Never throws past itself (except
-  /// std::bad_alloc while reporting an exception, which terminates the worker: noexcept).
+template <class... A>
+inline constexpr bool always_false_v = false;
+
+}  // namespace detail
+
+/// The type a callee F travels as: its function pointer type (R(*)(P...)), or F itself for
+/// a serializable function object.
+template <class F>
+using callee_t = std::conditional_t<detail::function_info<std::decay_t<F>>::kind ==
+                                        detail::FnKind::object,
+                                    std::decay_t<F>,
+                                    typename detail::function_info<std::decay_t<F>>::pointer>;
+
+namespace detail {
+
+/// Seals a TaskKind::call task of `trampoline` for `callee` with `payload` (the arguments,
+/// or a map chunk's items). A function travels as its code offset and the payload frame is
+/// the arguments alone; a function object travels as the frame of pair(object, payload), and
+/// the task's function offset is the trampoline's own (there is no other code to name).
+template <class C, class Payload>
+Task seal_call(CallTrampoline trampoline, const C& callee, Payload&& payload) {
+  Task t;
+  if constexpr (std::is_pointer_v<C>) {
+    t.args = tandem::serialize(payload);
+    seal(t, address_of(trampoline), address_of(callee), TaskKind::call);
+  } else {
+    t.args = tandem::serialize(
+        std::pair<C, std::decay_t<Payload>>(callee, std::forward<Payload>(payload)));
+    seal(t, address_of(trampoline), address_of(trampoline), TaskKind::call);
+  }
+  return t;
+}
+
+/// The receiving side of seal_call: the callee and the payload. DecodeError on bad bytes.
+template <class C, class Payload>
+std::pair<C, Payload> open_call(std::uintptr_t fn, std::span<const std::byte> in) {
+  if constexpr (std::is_pointer_v<C>)
+    return {reinterpret_cast<C>(fn), tandem::deserialize<Payload>(in)};
+  else
+    return tandem::deserialize<std::pair<C, Payload>>(in);
+}
+
+template <class C, class Fp = typename function_info<C>::pointer>
+struct Call;
+
+/// The trampoline of ship(): decode, call, encode the outcome. Never throws past itself
+/// (except std::bad_alloc while reporting an exception, which terminates the worker).
+template <class C, class R, class... P>
+struct Call<C, R (*)(P...)> {
+  using args_tuple = std::tuple<std::decay_t<P>...>;
   static void invoke(std::uintptr_t fn, std::span<const std::byte> in,
                      std::vector<std::byte>& out) noexcept {
     const std::size_t at = out.size();
     try {
-      auto f = reinterpret_cast<R (*)(P...)>(fn);
-      auto args = tandem::deserialize<args_tuple>(in);
+      auto call = open_call<C, args_tuple>(fn, in);
+      C& f = call.first;
       if constexpr (std::is_void_v<R>) {
-        std::apply([f](auto&... a) { f(std::move(a)...); }, args);
+        std::apply([&f](auto&... a) { f(std::move(a)...); }, call.second);
         out.push_back(std::byte{0});
       } else {
-        auto&& r = std::apply([f](auto&... a) -> decltype(auto) { return f(std::move(a)...); },
-                              args);
+        auto&& r = std::apply(
+            [&f](auto&... a) -> decltype(auto) { return f(std::move(a)...); }, call.second);
         out.push_back(std::byte{0});
         tandem::serialize_append(out, static_cast<const std::remove_cvref_t<R>&>(r));
       }
@@ -146,24 +207,10 @@ struct Signature<R (*)(P...)> {
   }
 };
 
-template <class... A>
-inline constexpr bool always_false_v = false;
-
-}  // namespace detail
-
-/// The trampoline for function pointer type Fp (R(*)(P...)): generated by ship(), called by
-/// run() in the receiving process.
-template <class Fp>
-void invoke_shipped(std::uintptr_t fn, std::span<const std::byte> in,
-                    std::vector<std::byte>& out) noexcept {
-  detail::Signature<Fp>::invoke(fn, in, out);
-}
-
-namespace detail {
 template <class F, class... Args>
 constexpr bool shippable() {
   using FI = function_info<std::decay_t<F>>;
-  if constexpr (FI::kind != FnKind::ok) {
+  if constexpr (!callable_kind<std::decay_t<F>>) {
     return false;
   } else {
     using S = Signature<typename FI::pointer>;
@@ -193,15 +240,15 @@ Task ship(F fn, Args&&... args) {
   static_assert(FI::kind != detail::FnKind::captures,
                 "tandem::ship: a lambda with captures cannot cross a process boundary (its "
                 "captured state lives in this process): capture nothing and pass the values "
-                "as arguments");
+                "as arguments, or make it a function object that is tandem::Serializable");
   static_assert(FI::kind != detail::FnKind::generic,
                 "tandem::ship: a generic lambda (auto parameters) or an overloaded functor has "
                 "no single signature to ship: give its parameters types, or pass a function "
                 "pointer");
   static_assert(FI::kind != detail::FnKind::not_a_function,
-                "tandem::ship: fn must be a function pointer, a function, or a lambda without "
-                "captures");
-  if constexpr (FI::kind == detail::FnKind::ok) {
+                "tandem::ship: fn must be a function pointer, a function, a lambda without "
+                "captures, or a serializable function object");
+  if constexpr (detail::callable_kind<F>) {
     using Fp = typename FI::pointer;
     using S = detail::Signature<Fp>;
     static_assert(S::template accepts<Args...>(),
@@ -219,11 +266,9 @@ Task ship(F fn, Args&&... args) {
                   "<tandem/serialize.hpp>)");
     if constexpr (S::template accepts<Args...>() && S::params_ok && S::args_serializable &&
                   S::result_ok) {
-      const Fp f = fn;
-      Task t;
-      t.args = tandem::serialize(typename S::args_tuple(std::forward<Args>(args)...));
-      seal(t, address_of(&invoke_shipped<Fp>), address_of(f), TaskKind::call);
-      return t;
+      using C = callee_t<F>;
+      return detail::seal_call<C>(&detail::Call<C>::invoke, C(fn),
+                                  typename S::args_tuple(std::forward<Args>(args)...));
     }
   }
   return Task{};

@@ -2,9 +2,9 @@
 // Map chunks shipped to another process (ProcessPoolExecutor, MpiPoolExecutor): the one
 // trampoline that runs a chunk in a worker, and the wire form of its MapChunk.
 //
-//  * ShippedMap<Fp>::task(fn, items) seals a shipping::Task (shipping/task.hpp) whose
-//    arguments are the chunk's items and whose trampoline is ShippedMap<Fp>::invoke, generated
-//    here for fn's exact signature. One Item is the argument itself for a one-parameter fn (a
+//  * ShippedMap<C>::task(fn, items) seals a shipping::Task (shipping/task.hpp) whose
+//    arguments are the chunk's items (behind the function object, when fn is one) and whose
+//    trampoline is ShippedMap<C>::invoke, generated here for fn's exact signature. One Item is the argument itself for a one-parameter fn (a
 //    memcpy-able vector of ints stays one), a tuple of the decayed parameters otherwise.
 //  * invoke (in the worker) decodes the items, calls fn on each in order, and answers with the
 //    outcome bytes of shipping::take_result: tag 0 and a MapChunk — the values computed and,
@@ -35,6 +35,7 @@
 #include "tandem/serialize.hpp"
 #include "tandem/shipping/function_id.hpp"
 #include "tandem/shipping/remote_exception.hpp"
+#include "tandem/shipping/ship.hpp"
 #include "tandem/shipping/task.hpp"
 
 namespace tandem {
@@ -82,30 +83,29 @@ struct ChunkProgress {
 };
 inline ChunkProgress* g_chunk_progress = nullptr;
 
-template <class Fp>
+/// C: the callee as shipping::callee_t names it — a function pointer type, or a serializable
+/// function object (which then travels with each chunk: shipping::detail::seal_call).
+template <class C, class Fp = typename shipping::detail::function_info<C>::pointer>
 struct ShippedMap;
 
-template <class R0, class... P>
-struct ShippedMap<R0 (*)(P...)> {
+template <class C, class R0, class... P>
+struct ShippedMap<C, R0 (*)(P...)> {
   using Result = std::remove_cvref_t<R0>;
   using Item = std::conditional_t<sizeof...(P) == 1,
                                   std::tuple_element_t<0, std::tuple<std::decay_t<P>..., void>>,
                                   std::tuple<std::decay_t<P>...>>;
 
-  static shipping::Task task(R0 (*fn)(P...), const std::vector<Item>& items) {
-    shipping::Task t;
-    t.args = tandem::serialize(items);
-    shipping::seal(t, shipping::address_of(&invoke), shipping::address_of(fn),
-                   shipping::TaskKind::call);
-    return t;
+  static shipping::Task task(const C& fn, std::vector<Item> items) {
+    return shipping::detail::seal_call<C>(&invoke, fn, std::move(items));
   }
 
   static void invoke(std::uintptr_t fn, std::span<const std::byte> in,
                      std::vector<std::byte>& out) noexcept {
     const std::size_t at = out.size();
     try {
-      auto f = reinterpret_cast<R0 (*)(P...)>(fn);
-      auto items = tandem::deserialize<std::vector<Item>>(in);
+      auto call = shipping::detail::open_call<C, std::vector<Item>>(fn, in);
+      C& f = call.first;
+      std::vector<Item>& items = call.second;
       MapChunk<Result> c;
       c.values.reserve(items.size());
       ChunkProgress* const progress = g_chunk_progress;
@@ -116,7 +116,7 @@ struct ShippedMap<R0 (*)(P...)> {
             c.values.push_back(f(std::move(it)));
           } else {
             c.values.push_back(std::apply(
-                [f](auto&... a) -> decltype(auto) { return f(std::move(a)...); }, it));
+                [&f](auto&... a) -> decltype(auto) { return f(std::move(a)...); }, it));
           }
           if (progress) {
             one.clear();
