@@ -207,6 +207,61 @@ def process_pool_map_workload(scale):
     return n / secs, "tasks/s"
 
 
+def _pipe_echo(conn, other, n):
+    other.close()
+    for _ in range(n + 1):
+        conn.send_bytes(conn.recv_bytes())
+
+
+def mp_pipe_round_trip_workload(scale):
+    """multiprocessing.Pipe() to a forked child that echoes: 8-byte send_bytes/recv_bytes."""
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    n = max(100, int(20_000 * scale))
+    a, b = ctx.Pipe()
+    p = ctx.Process(target=_pipe_echo, args=(b, a, n))
+    p.start()
+    msg = (0).to_bytes(8, "little")
+    a.send_bytes(msg)
+    assert a.recv_bytes() == msg
+    t0 = time.perf_counter()
+    for i in range(1, n + 1):
+        msg = i.to_bytes(8, "little")
+        a.send_bytes(msg)
+        if a.recv_bytes() != msg:
+            raise AssertionError("wrong echo")
+    secs = time.perf_counter() - t0
+    p.join()
+    assert p.exitcode == 0
+    return secs / n * 1e6, "us/rt"
+
+
+def mp_pool_map_workload(scale):
+    """multiprocessing.Pool(2) (fork): map over N items with chunksize 1000, sum the results."""
+    import multiprocessing
+    n = max(1000, int(1_000_000 * scale))
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        pool.map(_pp_square, range(2), 1)
+        t0 = time.perf_counter()
+        total = sum(pool.map(_pp_square, range(n), 1000))
+        secs = time.perf_counter() - t0
+    assert total == sum(i * 3 for i in range(n)), "wrong checksum"
+    return n / secs, "tasks/s"
+
+
+def mp_pool_imap_unordered_workload(scale):
+    """multiprocessing.Pool(2) (fork): imap_unordered over N items, chunksize 1, summed."""
+    import multiprocessing
+    n = max(100, int(20_000 * scale))
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        pool.map(_pp_square, range(2), 1)
+        t0 = time.perf_counter()
+        total = sum(pool.imap_unordered(_pp_square, range(n), 1))
+        secs = time.perf_counter() - t0
+    assert total == sum(i * 3 for i in range(n)), "wrong checksum"
+    return n / secs, "tasks/s"
+
+
 def _mp_increments(v, gate, n):
     gate.wait()
     for _ in range(n):
@@ -360,6 +415,9 @@ WORKLOADS = {
     "mp queue": ("multiprocessing.Queue", mp_queue_workload),
     "mp queue string": ("multiprocessing.Queue", mp_queue_string_workload),
     "mp manager queue": ("Manager().Queue", mp_manager_queue_workload),
+    "mp pipe round trip": ("multiprocessing.Pipe", mp_pipe_round_trip_workload),
+    "mp pool map": ("multiprocessing.Pool", mp_pool_map_workload),
+    "mp pool imap_unordered": ("multiprocessing.Pool", mp_pool_imap_unordered_workload),
     "mp start fork": ("Process (fork)", mp_start_fork_workload),
     "mp start forkserver": ("Process (forkserver)", mp_start_forkserver_workload),
     "mp start spawn": ("Process (spawn)", mp_start_spawn_workload),
