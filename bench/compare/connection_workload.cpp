@@ -45,8 +45,10 @@ double time_round_trips(const Sizes& s, Echo echo, Ping ping, const char* name) 
   return secs / static_cast<double>(n) * 1e6;
 }
 
-const Register tandem_bytes("mp pipe round trip", "tandem::mp::Pipe send_bytes/recv_bytes",
-                            "us/rt", [](const Sizes& s) {
+/// Over a duplex mp::Pipe: the child answers each message with echo(conn), the parent
+/// checks each round trip with ping(conn, i).
+template <class Echo, class Ping>
+double pipe_round_trips(const Sizes& s, const char* name, Echo echo, Ping ping) {
   auto pipe = mp::Pipe();
   mp::Connection& a = pipe.first;
   mp::Connection& b = pipe.second;
@@ -55,34 +57,33 @@ const Register tandem_bytes("mp pipe round trip", "tandem::mp::Pipe send_bytes/r
       s,
       [&, n] {
         a.close();
-        for (std::size_t i = 0; i <= n; ++i) b.send_bytes(b.recv_bytes());
+        for (std::size_t i = 0; i <= n; ++i) echo(b);
       },
-      [&](std::size_t i) {
+      [&](std::size_t i) { return ping(a, i); }, name);
+}
+
+const Register tandem_bytes("mp pipe round trip", "tandem::mp::Pipe send_bytes/recv_bytes",
+                            "us/rt", [](const Sizes& s) {
+  return pipe_round_trips(
+      s, "tandem::mp::Pipe send_bytes/recv_bytes",
+      [](mp::Connection& b) { b.send_bytes(b.recv_bytes()); },
+      [](mp::Connection& a, std::size_t i) {
         std::uint64_t v = i;
         a.send_bytes(std::as_bytes(std::span(&v, 1)));
         const std::vector<std::byte> r = a.recv_bytes();
         return r.size() == 8 && std::memcmp(r.data(), &v, 8) == 0;
-      },
-      "tandem::mp::Pipe send_bytes/recv_bytes");
+      });
 });
 
 const Register tandem_value("mp pipe round trip", "tandem::mp::Pipe send/recv<long>", "us/rt",
                             [](const Sizes& s) {
-  auto pipe = mp::Pipe();
-  mp::Connection& a = pipe.first;
-  mp::Connection& b = pipe.second;
-  const std::size_t n = round_trips(s);
-  return time_round_trips(
-      s,
-      [&, n] {
-        a.close();
-        for (std::size_t i = 0; i <= n; ++i) b.send(b.recv<long>());
-      },
-      [&](std::size_t i) {
+  return pipe_round_trips(
+      s, "tandem::mp::Pipe send/recv<long>",
+      [](mp::Connection& b) { b.send(b.recv<long>()); },
+      [](mp::Connection& a, std::size_t i) {
         a.send(static_cast<long>(i));
         return a.recv<long>() == static_cast<long>(i);
-      },
-      "tandem::mp::Pipe send/recv<long>");
+      });
 });
 
 bool full(ssize_t r) { return r == 8; }

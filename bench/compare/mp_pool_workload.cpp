@@ -42,33 +42,39 @@ void warm(mp::Pool& pool) {
   for (auto& r : rs) r.get();
 }
 
-const Register map("mp pool map", "tandem::mp::Pool", "tasks/s", [](const Sizes& s) {
-  const std::size_t n = s.scaled(10'000'000);
+/// A warmed-up Pool(2) runs `run(pool, items)` (which returns the sum of the results) over
+/// n items; tasks/s.
+template <class Run>
+double pool_rate(std::size_t n, const char* what, Run run) {
   const std::vector<long> in = items(n);
   mp::Pool pool(2);
   warm(pool);
   auto t0 = Clock::now();
-  long sum = 0;
-  for (long r : pool.map(triple, in, 1000)) sum += r;
+  const long sum = run(pool, in);
   const double secs = seconds_since(t0);
-  check(sum, n, "mp pool map");
+  check(sum, n, what);
   return static_cast<double>(n) / secs;
+}
+
+const Register map("mp pool map", "tandem::mp::Pool", "tasks/s", [](const Sizes& s) {
+  return pool_rate(s.scaled(10'000'000), "mp pool map",
+                   [](mp::Pool& pool, const std::vector<long>& in) {
+                     long sum = 0;
+                     for (long r : pool.map(triple, in, 1000)) sum += r;
+                     return sum;
+                   });
 });
 
 std::size_t unordered_items(const Sizes& s) { return s.scaled(200'000); }
 
 const Register imap_unordered("mp pool imap_unordered", "tandem::mp::Pool imap_unordered",
                               "tasks/s", [](const Sizes& s) {
-  const std::size_t n = unordered_items(s);
-  const std::vector<long> in = items(n);
-  mp::Pool pool(2);
-  warm(pool);
-  auto t0 = Clock::now();
-  long sum = 0;
-  for (long r : pool.imap_unordered(triple, in, 1)) sum += r;
-  const double secs = seconds_since(t0);
-  check(sum, n, "mp pool imap_unordered");
-  return static_cast<double>(n) / secs;
+  return pool_rate(unordered_items(s), "mp pool imap_unordered",
+                   [](mp::Pool& pool, const std::vector<long>& in) {
+                     long sum = 0;
+                     for (long r : pool.imap_unordered(triple, in, 1)) sum += r;
+                     return sum;
+                   });
 });
 
 const Register as_completed("mp pool imap_unordered",

@@ -236,30 +236,28 @@ def mp_pipe_round_trip_workload(scale):
     return secs / n * 1e6, "us/rt"
 
 
-def mp_pool_map_workload(scale):
-    """multiprocessing.Pool(2) (fork): map over N items with chunksize 1000, sum the results."""
+def _mp_pool_rate(n, run):
+    """multiprocessing.Pool(2) (fork), warmed up: run(pool, n) returns the sum; tasks/s."""
     import multiprocessing
-    n = max(1000, int(1_000_000 * scale))
     with multiprocessing.get_context("fork").Pool(2) as pool:
         pool.map(_pp_square, range(2), 1)
         t0 = time.perf_counter()
-        total = sum(pool.map(_pp_square, range(n), 1000))
+        total = run(pool, n)
         secs = time.perf_counter() - t0
     assert total == sum(i * 3 for i in range(n)), "wrong checksum"
     return n / secs, "tasks/s"
+
+
+def mp_pool_map_workload(scale):
+    """multiprocessing.Pool(2) (fork): map over N items with chunksize 1000, sum the results."""
+    return _mp_pool_rate(max(1000, int(1_000_000 * scale)),
+                         lambda pool, n: sum(pool.map(_pp_square, range(n), 1000)))
 
 
 def mp_pool_imap_unordered_workload(scale):
     """multiprocessing.Pool(2) (fork): imap_unordered over N items, chunksize 1, summed."""
-    import multiprocessing
-    n = max(100, int(20_000 * scale))
-    with multiprocessing.get_context("fork").Pool(2) as pool:
-        pool.map(_pp_square, range(2), 1)
-        t0 = time.perf_counter()
-        total = sum(pool.imap_unordered(_pp_square, range(n), 1))
-        secs = time.perf_counter() - t0
-    assert total == sum(i * 3 for i in range(n)), "wrong checksum"
-    return n / secs, "tasks/s"
+    return _mp_pool_rate(max(100, int(20_000 * scale)),
+                         lambda pool, n: sum(pool.imap_unordered(_pp_square, range(n), 1)))
 
 
 def _mp_increments(v, gate, n):
