@@ -129,10 +129,7 @@ TEST_P(StartMethods, Initializer) {
 TEST_P(StartMethods, FailingInitializer) {
   auto o = opts(2);
   o.initializer = init_throw;
-  tandem::ProcessPoolExecutor ex(o);
-  auto f = ex.submit(add, 1, 2);
-  EXPECT_THROW(f.result(30s), tandem::BrokenProcessPool);
-  EXPECT_THROW(ex.submit(add, 1, 2), tandem::BrokenProcessPool);
+  tandem_test::expect_broken_by_initializer(o);
 }
 
 // test_process_pool.py: test_max_tasks_per_child — the same pid for 3 tasks, then another.

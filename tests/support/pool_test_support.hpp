@@ -48,6 +48,17 @@ inline int join_exitcode(tandem::mp::Process& p) {
   return *p.exitcode();
 }
 
+/// executor.py's FailingInitializerMixin: a pool whose initializer always fails breaks
+/// (after its retries) instead of restarting workers forever — the first task fails with
+/// BrokenProcessPool, and so does every later submit.
+inline void expect_broken_by_initializer(const tandem::ProcessPoolOptions& o) {
+  tandem::ProcessPoolExecutor ex(o);
+  auto add = [](int a, int b) { return a + b; };
+  auto f = ex.submit(add, 1, 2);
+  EXPECT_THROW(f.result(std::chrono::seconds(60)), tandem::BrokenProcessPool);
+  EXPECT_THROW(ex.submit(add, 1, 2), tandem::BrokenProcessPool);
+}
+
 /// The body of main(): mp::init(argc, argv) first, so that a spawned worker is taken over
 /// there (and the fork server starts while the process is single-threaded).
 inline int run_pool_tests(int argc, char** argv) {
