@@ -267,8 +267,4 @@ TEST(MpContextMain, ClosureNeedsFork) {
 INSTANTIATE_TEST_SUITE_P(All, MpContext, tandem_test::all_start_methods(),
                          tandem_test::start_method_name);
 
-int main(int argc, char** argv) {
-  tandem::mp::init(argc, argv);  // first: a spawned child is taken over here
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
-}
+int main(int argc, char** argv) { return tandem_test::run_pool_tests(argc, argv); }

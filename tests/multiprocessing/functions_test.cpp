@@ -273,8 +273,4 @@ TEST(MpFunctionsMain, GrandchildSeesTheChildAsParent) {
 INSTANTIATE_TEST_SUITE_P(All, MpFunctions, tandem_test::all_start_methods(),
                          tandem_test::start_method_name);
 
-int main(int argc, char** argv) {
-  tandem::mp::init(argc, argv);  // first: a spawned child is taken over here
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
-}
+int main(int argc, char** argv) { return tandem_test::run_pool_tests(argc, argv); }
