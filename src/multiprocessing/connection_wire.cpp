@@ -127,9 +127,11 @@ void write_message(int fd, bool socket, std::span<const std::byte> body) {
   if (!ok) raise_os_error(EPIPE);
 }
 
-std::vector<std::byte> read_message(int fd, std::size_t maxlength) {
+std::vector<std::byte> read_message(int fd, std::size_t maxlength, const std::byte* header,
+                                    std::size_t have) {
   std::byte h[8];
-  const std::size_t first = read_full(fd, std::span(h, 4));
+  if (have > 0) std::memcpy(h, header, have);
+  const std::size_t first = have + read_full(fd, std::span(h + have, 4 - have));
   if (first == 0) throw EOFError("EOF: the other end of the connection is closed");
   if (first < 4) eof_in_message();
   auto get = [&](int bytes) {

@@ -41,7 +41,10 @@ struct BadLength {};
 /// OSError on a read error; throws BadLength when its length exceeds maxlength (0: no limit) or the
 /// header is malformed. The buffer grows with the bytes received (never trusting the length
 /// for more than 1 MiB ahead of them).
-std::vector<std::byte> read_message(int fd, std::size_t maxlength);
+/// `header`/`have`: the first `have` (< 4) bytes of the length header, when the caller has
+/// already read them (Connection's spin reads them with MSG_DONTWAIT).
+std::vector<std::byte> read_message(int fd, std::size_t maxlength, const std::byte* header = nullptr,
+                                    std::size_t have = 0);
 
 inline constexpr std::string_view kChallenge = "#CHALLENGE#";
 inline constexpr std::string_view kWelcome = "#WELCOME#";

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/fault_support.hpp"
@@ -172,4 +173,48 @@ TEST(ConnectionTest, PipeMoveAndClose) {
   EXPECT_THROW((void)c.fileno(), tandem::OSError);
   EXPECT_THROW(c.send(1), tandem::OSError);
   EXPECT_THROW(mp::Connection(-1), tandem::ValueError);
+}
+
+// recv_bytes reads ahead of its blocking read while it spins (the header with MSG_DONTWAIT on
+// a socket): a message whose bytes trickle in one write(2) at a time, from another thread, is
+// still reassembled exactly, whatever part of the header the spin caught — duplex (socket) and
+// one-way (pipe) alike.
+TEST(ConnectionTest, MessageTricklingInByteByByteIsReassembled) {
+  for (const bool duplex : {true, false}) {
+    auto [r, w] = mp::Pipe(duplex);  // duplex: r and w are both ends of one socketpair
+    const int wfd = w.fileno();
+    constexpr int kMessages = 200;
+    std::thread writer([wfd] {
+      for (int i = 0; i < kMessages; ++i) {
+        const std::string body = "message " + std::to_string(i);
+        const unsigned char head[4] = {0, 0, 0, static_cast<unsigned char>(body.size())};
+        std::string framed(reinterpret_cast<const char*>(head), 4);
+        framed += body;
+        for (const char c : framed) ASSERT_EQ(::write(wfd, &c, 1), 1);
+      }
+    });
+    for (int i = 0; i < kMessages; ++i)
+      ASSERT_EQ(r.recv_bytes(), bytes("message " + std::to_string(i))) << "duplex=" << duplex;
+    writer.join();
+    w.close();
+    EXPECT_THROW((void)r.recv_bytes(), tandem::EOFError);
+  }
+}
+
+// Two bytes of a header, then the writer's end closes: the spin's read-ahead must not turn
+// the half header into a clean EOF ("got end of file during message" is an EOFError too, but
+// the bytes must not be taken for a message).
+TEST(ConnectionTest, HalfHeaderThenCloseIsEOFError) {
+  for (const bool duplex : {true, false}) {
+    auto [r, w] = mp::Pipe(duplex);
+    const unsigned char half[2] = {0, 0};
+    ASSERT_EQ(::write(w.fileno(), half, 2), 2);
+    w.close();
+    try {
+      (void)r.recv_bytes();
+      FAIL() << "no EOFError";
+    } catch (const tandem::EOFError& e) {
+      EXPECT_STREQ(e.what(), "got end of file during message");
+    }
+  }
 }
