@@ -8,6 +8,7 @@
 #include <string>
 
 #include "detail/thread_names.hpp"
+#include "tandem/detail/asymmetric_fence.hpp"
 #include "tandem/log.hpp"
 #include "tandem/futures/detail/pool_scheduler.hpp"
 
@@ -120,6 +121,7 @@ PoolScheduler::PoolScheduler(ThreadPoolOptions opts)
       initializer_(std::move(opts.initializer)),
       slots_(std::make_unique<Slot[]>(max_workers_ + kExternalSlots + 1)),
       overflow_(&slots_[max_workers_ + kExternalSlots]) {
+  (void)asymmetric_fences();  // decided now, not on a submit
   [[maybe_unused]] static const int atfork = ::pthread_atfork(
       &PoolScheduler::fork_prepare, &PoolScheduler::fork_parent, &PoolScheduler::fork_child);
   pools_mu().lock();
@@ -312,7 +314,9 @@ void PoolScheduler::enqueue(FutureCore* task) {
   } else {
     s->dq.push(task);
     s->pushed.store(s->pushed.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    seq_cst_fence();
+    // The hot half of an asymmetric fence (asymmetric_fence.hpp): a worker about to sleep,
+    // and shutdown(), pay the heavy half, so a submit costs no `lock` instruction here.
+    light_fence();
     if (shutdown_.load(std::memory_order_relaxed)) {
       // Take it back unless a worker already has it (then it runs).
       if (s->dq.take() == task) {
@@ -451,6 +455,9 @@ void PoolScheduler::worker_main(std::size_t index) {
     sleepers_.fetch_add(1, std::memory_order_seq_cst);
     std::uint32_t key = epoch_.load(std::memory_order_seq_cst);
     searching_.fetch_sub(1, std::memory_order_seq_cst);
+    // Pairs with enqueue's light_fence(): either that submit sees sleepers_ (and wakes one)
+    // or this scan sees its task.
+    heavy_fence();
     t = find_task(index);
     if (!t && shutdown_.load(std::memory_order_seq_cst)) {
       seq_cst_fence();
@@ -524,6 +531,7 @@ bool PoolScheduler::help_until(FutureCore& f, Deadline deadline) {
     }
     sleepers_.fetch_add(1, std::memory_order_seq_cst);
     std::uint32_t key = epoch_.load(std::memory_order_seq_cst);
+    heavy_fence();  // pairs with enqueue's light_fence(), as in worker_main
     FutureCore* t = f.done() ? nullptr : find_task(self);
     if (f.done() || t) {
       sleepers_.fetch_sub(1, std::memory_order_relaxed);
@@ -560,7 +568,7 @@ void PoolScheduler::shutdown(bool wait, bool cancel_futures) {
   shutdown_.store(true, std::memory_order_seq_cst);
   prio_.unlock();
   overflow_mu_.unlock();
-  seq_cst_fence();
+  heavy_fence();  // pairs with enqueue's light_fence(): a submit sees shutdown_ or is drained
   if (cancel_futures) {
     while (FutureCore* t = prio_.take_any()) {
       t->cancel();

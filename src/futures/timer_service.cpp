@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "detail/thread_names.hpp"
+#include "futures/timer_heap.hpp"
 #include "tandem/detail/futex_mutex.hpp"
 #include "tandem/detail/wait.hpp"
 #include "tandem/errors.hpp"
@@ -27,27 +28,24 @@ class TimerService::Impl {
       throw RuntimeError("cannot schedule new futures after shutdown");
     }
     try {
-      heap_.push_back(Entry{due, next_seq_++, n});
+      heap_.push(TimerHeap::Entry{due, next_seq_++, n});
     } catch (...) {
       mu_.unlock();
       throw;
     }
     n->timer_state.store(TimerNode::kQueued, std::memory_order_relaxed);
-    std::push_heap(heap_.begin(), heap_.end(), later);
     bool wake = false;
     if (!started_) {
       try {
         std::thread([this] { loop(); }).detach();
         started_ = true;
       } catch (...) {
-        heap_.erase(std::find_if(heap_.begin(), heap_.end(),
-                                 [n](const Entry& e) { return e.node == n; }));
-        std::make_heap(heap_.begin(), heap_.end(), later);
+        heap_.filter([n](const TimerHeap::Entry& e) { return e.node != n; });
         n->timer_state.store(TimerNode::kIdle, std::memory_order_relaxed);
         mu_.unlock();
         throw;
       }
-    } else if (due < sleep_until_ && heap_.front().node == n) {
+    } else if (due < sleep_until_ && heap_.top().node == n) {
       sleep_until_ = due;  // no second wake for a burst of ever earlier timers
       wake = true;
       word_.fetch_add(1, std::memory_order_relaxed);
@@ -133,34 +131,20 @@ class TimerService::Impl {
   static constexpr std::int64_t kAwake = std::numeric_limits<std::int64_t>::min();
   static constexpr std::size_t kBatch = 256;
 
-  struct Entry {
-    std::int64_t due;
-    std::uint64_t seq;
-    TimerNode* node;
-  };
-  // std::*_heap keep the "largest" first: the latest entry is the smallest.
-  static bool later(const Entry& a, const Entry& b) noexcept {
-    return a.due != b.due ? a.due > b.due : a.seq > b.seq;
-  }
 
   /// Under the lock: moves the nodes of the entries matching `pred` to `out` (which must have
   /// room: reserve first), keeps the cancelled count right, and re-heapifies. O(n).
   template <class Pred>
   void remove_if(Pred pred, std::vector<TimerNode*>& out) {
     out.reserve(out.size() + heap_.size());
-    std::size_t keep = 0;
-    for (std::size_t i = 0; i < heap_.size(); ++i) {
-      TimerNode* x = heap_[i].node;
-      if (!pred(x)) {
-        heap_[keep++] = heap_[i];
-        continue;
-      }
+    heap_.filter([&](const TimerHeap::Entry& e) {
+      TimerNode* x = e.node;
+      if (!pred(x)) return true;
       if (x->timer_state.load(std::memory_order_relaxed) == TimerNode::kCancelled && cancelled_)
         --cancelled_;
-      out.push_back(x);
-    }
-    heap_.resize(keep);
-    std::make_heap(heap_.begin(), heap_.end(), later);
+      out.push_back(x);  // reserved: cannot throw
+      return false;
+    });
   }
 
   void loop() noexcept {
@@ -172,10 +156,9 @@ class TimerService::Impl {
     for (;;) {
       const std::int64_t now = steady_ns();
       std::size_t k = 0;
-      while (k < kBatch && !heap_.empty() && heap_.front().due <= now) {
-        TimerNode* n = heap_.front().node;
-        std::pop_heap(heap_.begin(), heap_.end(), later);
-        heap_.pop_back();
+      while (k < kBatch && !heap_.empty() && heap_.top().due <= now) {
+        TimerNode* n = heap_.top().node;
+        heap_.pop();
         std::uint8_t st = TimerNode::kQueued;
         fire[k] = n->timer_state.compare_exchange_strong(st, TimerNode::kFiring,
                                                          std::memory_order_acq_rel);
@@ -196,7 +179,7 @@ class TimerService::Impl {
         mu_.lock();
         continue;
       }
-      sleep_until_ = heap_.empty() ? kNever : heap_.front().due;
+      sleep_until_ = heap_.empty() ? kNever : heap_.top().due;
       const std::uint32_t key = word_.load(std::memory_order_relaxed);
       const std::int64_t until = sleep_until_;
       mu_.unlock();
@@ -216,7 +199,7 @@ class TimerService::Impl {
   static inline thread_local bool t_is_timer_thread = false;
 
   FutexMutex mu_;
-  std::vector<Entry> heap_;        // guarded by mu_
+  TimerHeap heap_;                 // guarded by mu_
   std::size_t cancelled_ = 0;      // guarded by mu_: entries of cancelled nodes still in heap_
   std::uint64_t next_seq_ = 0;     // guarded by mu_
   bool started_ = false;           // guarded by mu_

@@ -11,13 +11,8 @@
 #include "tandem/log.hpp"
 #include "tandem/multiprocessing/detail/robust_mutex.hpp"
 
-#if defined(__SANITIZE_THREAD__)
-#define TANDEM_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TANDEM_TSAN 1
-#endif
-#endif
+#include "detail/sanitizers.hpp"
+
 #ifdef TANDEM_TSAN
 #include <sanitizer/tsan_interface.h>
 #endif

@@ -7,7 +7,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <algorithm>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -68,6 +70,48 @@ TEST(Timers, FireInDeadlineOrderTiesInEntryOrder) {
   fs.push_back(ex.call_at(at - 40ms, rec, 0));
   for (auto& f : fs) f.result(60s);
   EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+// The same at scale, through the timer heap's deeper levels and its rebuilds: 3,000 timers with
+// random (often equal) deadlines, 40% cancelled (more dead entries than live ones: the heap
+// is rebuilt without them); one worker, so the calls run in firing order, which must be
+// deadline order with ties in entry order, and exactly the uncancelled ones run.
+TEST(Timers, ManyTimersFireInDeadlineOrderThroughRebuilds) {
+  ThreadPoolExecutor ex(1);
+  constexpr int kTimers = 3000;
+  std::mutex mu;
+  std::vector<int> order;
+  auto rec = [&](int i) {
+    std::lock_guard g(mu);
+    order.push_back(i);
+  };
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> ms(0, 60);  // few distinct values: many ties
+  const auto base = Clock::now() + 150ms;
+  std::vector<Clock::time_point> due(kTimers);
+  std::vector<Future<void>> fs;
+  for (int i = 0; i < kTimers; ++i) {
+    due[static_cast<std::size_t>(i)] = base + std::chrono::milliseconds(ms(rng));
+    fs.push_back(ex.call_at(due[static_cast<std::size_t>(i)], rec, i));
+  }
+  std::vector<int> want;
+  for (int i = 0; i < kTimers; ++i) {
+    if (i % 5 < 2)
+      EXPECT_TRUE(fs[static_cast<std::size_t>(i)].cancel()) << i;
+    else
+      want.push_back(i);
+  }
+  std::stable_sort(want.begin(), want.end(), [&](int a, int b) {
+    return due[static_cast<std::size_t>(a)] < due[static_cast<std::size_t>(b)];
+  });
+  for (int i = 0; i < kTimers; ++i) {
+    if (i % 5 < 2)
+      EXPECT_TRUE(fs[static_cast<std::size_t>(i)].cancelled());
+    else
+      fs[static_cast<std::size_t>(i)].result(60s);
+  }
+  std::lock_guard g(mu);
+  EXPECT_EQ(order, want);
 }
 
 TEST(Timers, CancelOfAPendingTimerPreventsTheCall) {

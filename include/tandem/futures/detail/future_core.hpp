@@ -43,6 +43,7 @@
 #include "tandem/detail/futex_mutex.hpp"
 #include "tandem/detail/wait.hpp"
 #include "tandem/errors.hpp"
+#include "tandem/futures/detail/block_pool.hpp"
 
 namespace tandem::detail {
 
@@ -103,6 +104,10 @@ class FutureCore {
   using Callback = std::function<void(FutureCore&)>;
 
   FutureCore() noexcept = default;
+  // Every state (with its task: one object) lives in the block pool (block_pool.hpp): a wave
+  // of a million futures costs neither malloc's slow path nor a page fault per 4 KiB again.
+  static void* operator new(std::size_t bytes) { return block_alloc(bytes); }
+  static void operator delete(void* p, std::size_t bytes) noexcept { block_free(p, bytes); }
   FutureCore(const FutureCore&) = delete;
   FutureCore& operator=(const FutureCore&) = delete;
   virtual ~FutureCore() = default;

@@ -27,17 +27,32 @@ class WorkDeque {
   static_assert(std::is_pointer_v<T>);
 
  public:
-  explicit WorkDeque(std::int64_t capacity = 256) { grow_to(nullptr, capacity, 0, 0); }
+  explicit WorkDeque(std::int64_t capacity = 256) {
+    Array* a = grow_to(nullptr, capacity, 0, 0);
+    mask_ = a->mask;
+    buf_ = a->buf.get();
+  }
   WorkDeque(const WorkDeque&) = delete;
   WorkDeque& operator=(const WorkDeque&) = delete;
 
   /// Owner only.
+  ///
+  /// Touches only the owner's cache line while the array has room: thieves advance top_
+  /// (a cache miss to read) and the Array header may share a line with anything, so the
+  /// owner keeps its own copies — a lower bound of top_ (top_ only grows: the room it shows
+  /// is never more than there is) and the array's mask and buffer — and reloads top_ only
+  /// when the copy says full.
   void push(T x) {
     std::int64_t b = bottom_.load(std::memory_order_relaxed);
-    std::int64_t t = top_.load(std::memory_order_acquire);
-    Array* a = array_.load(std::memory_order_relaxed);
-    if (b - t > a->mask) a = grow_to(a, (a->mask + 1) * 2, t, b);
-    a->slot(b).store(x, std::memory_order_relaxed);
+    if (b - top_seen_ > mask_) {
+      top_seen_ = top_.load(std::memory_order_acquire);
+      if (b - top_seen_ > mask_) {
+        Array* a = grow_to(array_.load(std::memory_order_relaxed), (mask_ + 1) * 2, top_seen_, b);
+        mask_ = a->mask;
+        buf_ = a->buf.get();
+      }
+    }
+    buf_[static_cast<std::size_t>(b & mask_)].store(x, std::memory_order_relaxed);
     bottom_.store(b + 1, std::memory_order_release);
   }
 
@@ -107,6 +122,10 @@ class WorkDeque {
   alignas(64) std::atomic<std::int64_t> top_{0};
   alignas(64) std::atomic<std::int64_t> bottom_{0};
   std::atomic<Array*> array_{nullptr};
+  // The owner's copies (push): written and read by the owner only, on bottom_'s line.
+  std::int64_t top_seen_ = 0;
+  std::int64_t mask_ = 0;
+  std::atomic<T>* buf_ = nullptr;
   std::vector<std::unique_ptr<Array>> arrays_;  // owner only
 };
 
