@@ -11,9 +11,6 @@
 #include "detail/sanitizers.hpp"
 #include "tandem/detail/futex_mutex.hpp"
 
-#ifdef TANDEM_ASAN
-#include <sanitizer/asan_interface.h>
-#endif
 
 namespace tandem::detail {
 namespace {
@@ -27,78 +24,49 @@ struct Block {
   Block* next;
 };
 
-void poison(void* p, std::size_t n) noexcept {
 #ifdef TANDEM_ASAN
-  ASAN_POISON_MEMORY_REGION(p, n);
+constexpr bool kActive = false;  // see block_pool.hpp: plain operator new under ASan
 #else
-  (void)p;
-  (void)n;
+constexpr bool kActive = true;
 #endif
-}
-void unpoison(void* p, std::size_t n) noexcept {
-#ifdef TANDEM_ASAN
-  ASAN_UNPOISON_MEMORY_REGION(p, n);
-#else
-  (void)p;
-  (void)n;
-#endif
-}
 
 constexpr std::size_t class_of(std::size_t bytes) noexcept {
   return bytes == 0 ? 0 : (bytes - 1) / kClassBytes;
 }
 constexpr std::size_t class_bytes(std::size_t c) noexcept { return (c + 1) * kClassBytes; }
 
-// A free list: the head and its length. A free block's first word links it (unpoisoned
-// only while the list is being walked).
+// A free list: the head and its length. A free block's first word links it.
 struct List {
   Block* head = nullptr;
   std::size_t count = 0;
 
-  void push(Block* b, std::size_t bytes) noexcept {
-    unpoison(b, sizeof(Block));
+  void push(Block* b) noexcept {
     b->next = head;
-    poison(b, bytes);
     head = b;
     ++count;
   }
-  Block* pop(std::size_t bytes) noexcept {
+  Block* pop() noexcept {
     Block* b = head;
-    unpoison(b, bytes);
     head = b->next;
     --count;
     return b;
   }
   // Detaches the first n blocks (n <= count) as a list of their own.
-  List split(std::size_t n, std::size_t bytes) noexcept {
+  List split(std::size_t n) noexcept {
     List out{head, n};
     Block* last = head;
-    for (std::size_t i = 1; i < n; ++i) {
-      unpoison(last, sizeof(Block));
-      Block* next = last->next;
-      poison(last, bytes);
-      last = next;
-    }
-    unpoison(last, sizeof(Block));
+    for (std::size_t i = 1; i < n; ++i) last = last->next;
     head = last->next;
     last->next = nullptr;
-    poison(last, bytes);
     count -= n;
     return out;
   }
   // Appends `other` in front (walks it to find its tail).
-  void splice(List other, std::size_t bytes) noexcept {
+  void splice(List other) noexcept {
     if (other.count == 0) return;
     Block* last = other.head;
-    for (;;) {
-      unpoison(last, sizeof(Block));
-      Block* next = last->next;
-      if (next == nullptr) break;
-      poison(last, bytes);
-      last = next;
-    }
+    while (last->next != nullptr) last = last->next;
     last->next = head;
-    poison(last, bytes);
     head = other.head;
     count += other.count;
   }
@@ -117,7 +85,7 @@ struct Central {
     const std::size_t bytes = class_bytes(c);
     mu.lock();
     if (free[c].count > 0) {
-      List out = free[c].split(free[c].count < kBatch ? free[c].count : kBatch, bytes);
+      List out = free[c].split(free[c].count < kBatch ? free[c].count : kBatch);
       mu.unlock();
       return out;
     }
@@ -127,8 +95,7 @@ struct Central {
         if (static_cast<std::size_t>(carve_end - carve) < bytes) new_chunk();
         auto* b = reinterpret_cast<Block*>(carve);
         carve += bytes;
-        poison(b, bytes);
-        out.push(b, bytes);
+        out.push(b);
       }
     } catch (...) {
       if (out.count == 0) {
@@ -142,7 +109,7 @@ struct Central {
 
   void give(std::size_t c, List l) noexcept {
     mu.lock();
-    free[c].splice(l, class_bytes(c));
+    free[c].splice(l);
     mu.unlock();
   }
 
@@ -201,7 +168,7 @@ thread_local CacheFlusher t_flusher;
 }  // namespace
 
 void* block_alloc(std::size_t bytes) {
-  if (bytes > kMaxBytes) return ::operator new(bytes, std::align_val_t{kClassBytes});
+  if (!kActive || bytes > kMaxBytes) return ::operator new(bytes, std::align_val_t{kClassBytes});
   const std::size_t c = class_of(bytes);
   if (!t_cache.dead) {
     if (!t_cache.flusher) {
@@ -210,32 +177,33 @@ void* block_alloc(std::size_t bytes) {
     }
     List& l = t_cache.lists[c];
     if (l.count == 0) l = central().take(c);
-    return l.pop(class_bytes(c));
+    return l.pop();
   }
   List one = central().take(c);
-  void* p = one.pop(class_bytes(c));
+  void* p = one.pop();
   central().give(c, one);
   return p;
 }
 
 void block_free(void* p, std::size_t bytes) noexcept {
   if (p == nullptr) return;
-  if (bytes > kMaxBytes) {
+  if (!kActive || bytes > kMaxBytes) {
     ::operator delete(p, std::align_val_t{kClassBytes});
     return;
   }
   const std::size_t c = class_of(bytes);
-  const std::size_t cb = class_bytes(c);
   if (t_cache.dead) {
     List one;
-    one.push(static_cast<Block*>(p), cb);
+    one.push(static_cast<Block*>(p));
     central().give(c, one);
     return;
   }
   List& l = t_cache.lists[c];
-  l.push(static_cast<Block*>(p), cb);
-  if (l.count > kCacheMax) central().give(c, l.split(kBatch, cb));
+  l.push(static_cast<Block*>(p));
+  if (l.count > kCacheMax) central().give(c, l.split(kBatch));
 }
+
+bool block_pool_active() noexcept { return kActive; }
 
 std::size_t block_pool_central_count(std::size_t bytes) noexcept {
   Central& k = central();
