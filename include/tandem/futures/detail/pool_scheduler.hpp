@@ -14,12 +14,14 @@
 //    CPUs, bench/RESULTS.md), then
 //    announces itself in `sleepers_`, re-scans every deque, and sleeps on the futex word
 //    `epoch_`. A submitter wakes a worker only when no worker is searching and one sleeps
-//    (Dekker: push; fence; load searching_/sleepers_ — the worker does sleepers_++;
-//    searching_--; scan), so a busy or spinning worker is never woken, and a burst of
+//    (Dekker: push; light_fence; load searching_/sleepers_ — the worker does sleepers_++;
+//    searching_--; heavy_fence; scan: an asymmetric fence, asymmetric_fence.hpp, so a submit
+//    pays a compiler barrier and the worker about to sleep a membarrier(2); shutdown() pays
+//    the heavy half too), so a busy or spinning worker is never woken, and a burst of
 //    submissions costs at most one wake; a searcher that finds work wakes the next sleeper
 //    (as Tokio's scheduler), so wake-ups fan out only while there is work.
 //  * Shutdown: `shutdown_` is set (under the overflow deque's lock, for that deque's
-//    submitters); a submitter re-checks it after its push+fence and takes its task back
+//    submitters); a submitter re-checks it after its push+light fence and takes its task back
 //    (it is still at the bottom of its own deque unless a worker already stole it), so a
 //    task is either refused with RuntimeError or runs — never lost. Workers exit when they
 //    see `shutdown_` and then find every deque empty; shutdown(wait) joins them, then runs
