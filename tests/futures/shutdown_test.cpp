@@ -23,27 +23,13 @@
 #include <thread>
 #include <vector>
 
+#include "detail/sanitizers.hpp"  // TANDEM_ASAN, TANDEM_TSAN
 #include "tandem/futures.hpp"
 #include "tandem/threading.hpp"
 
 using namespace std::chrono_literals;
 using tandem::Future;
 using tandem::ThreadPoolExecutor;
-
-#if defined(__SANITIZE_THREAD__)
-#define TANDEM_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TANDEM_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define TANDEM_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TANDEM_ASAN 1
-#endif
-#endif
 
 namespace {
 // A one-shot gate that really blocks its worker (a Future would let the worker help run

@@ -12,8 +12,13 @@
 //
 // What it does (the size-class + thread-cache + central-list shape of TCMalloc, and of
 // oneTBB's scalable allocator, which backs tbb::task_group's tasks):
-//  * Sizes up to kMaxBytes are rounded up to a multiple of 64 (kClassBytes): 8 classes.
-//    Larger states (big captured arguments) go to ::operator new.
+//  * Sizes up to kMaxBytes are rounded up to a multiple of 16 (kClassBytes): 32 classes.
+//    Larger states (big captured arguments) go to ::operator new. 16, not a cache line:
+//    a wave of a million futures touches that much fresh memory, and on a VM fresh memory
+//    is the cost that dominates (an 80-byte state in a 128-byte block was 40% of the
+//    submitting thread's time in page clearing, bench/RESULTS.md session 10), far more than
+//    the false sharing of neighbours (a worker finishes a state while the submitter builds
+//    the next one; both lines were already moving between the two).
 //  * Each thread keeps a private free list per class (no atomics, no lock). Above
 //    kCacheMax blocks it hands kBatch of them to the class's central list, under a mutex
 //    taken once per kBatch frees; an empty cache takes a batch back the same way. A thread's
@@ -23,8 +28,8 @@
 //    "always"), once per 4 KiB otherwise.
 // Cost: allocation and free are a thread-local list push/pop in the common case.
 // Memory: blocks are never returned to the kernel: the pool keeps the peak number of states
-//  alive at once (x 64-512 bytes) for reuse, as TCMalloc and the TBB allocator keep theirs.
-// Blocks are 64-byte aligned (one cache line: a state never shares a line with another).
+//  alive at once (x 16-512 bytes) for reuse, as TCMalloc and the TBB allocator keep theirs.
+// Blocks are 16-byte aligned (FutureCore sends over-aligned states to ::operator new).
 // Fork: the central lists are locked across fork() (pthread_atfork), so a child never
 //  inherits a list in the middle of an update; the child keeps the forking thread's cache.
 // AddressSanitizer: the pool steps aside and every block is an ordinary aligned operator new,
@@ -38,10 +43,10 @@
 
 namespace tandem::detail {
 
-inline constexpr std::size_t kClassBytes = 64;
+inline constexpr std::size_t kClassBytes = 16;
 inline constexpr std::size_t kMaxBytes = 512;
 
-/// A block of at least `bytes` bytes (64-byte aligned when bytes <= kMaxBytes).
+/// A block of at least `bytes` bytes (16-byte aligned when bytes <= kMaxBytes).
 /// std::bad_alloc when the system has no memory.
 void* block_alloc(std::size_t bytes);
 /// Returns a block from block_alloc(bytes) (the same `bytes`).

@@ -17,7 +17,10 @@
 // false until the publishing RMW, a release, which result()'s acquire load pairs with).
 //
 // Callbacks (and the waiters of wait()/as_completed(), which are callbacks too) are kept in
-// a vector guarded by a FutexMutex that only the slow path touches: registering a callback,
+// a vector guarded by a FutexMutex, both in a CallbackList allocated by the first
+// registration (so a state without callbacks is 32 bytes of core: the vtable pointer, the
+// word, the reference count, the exception and that list's pointer). Only the slow path
+// touches them: registering a callback,
 // or completing a future whose kCallbacks bit is set. Registration sets kCallbacks with a
 // CAS that fails once the future is done, and the completer takes the mutex after seeing the
 // bit, so every callback runs exactly once: either by the completer or, when the future is
@@ -108,9 +111,16 @@ class FutureCore {
   // of a million futures costs neither malloc's slow path nor a page fault per 4 KiB again.
   static void* operator new(std::size_t bytes) { return block_alloc(bytes); }
   static void operator delete(void* p, std::size_t bytes) noexcept { block_free(p, bytes); }
+  // A value or task aligned beyond the pool's 16 bytes (alignas(32) and up) bypasses it.
+  static void* operator new(std::size_t bytes, std::align_val_t al) {
+    return ::operator new(bytes, al);
+  }
+  static void operator delete(void* p, std::size_t, std::align_val_t al) noexcept {
+    ::operator delete(p, al);  // the unsized form: clang has sized deallocation off by default
+  }
   FutureCore(const FutureCore&) = delete;
   FutureCore& operator=(const FutureCore&) = delete;
-  virtual ~FutureCore() = default;
+  virtual ~FutureCore() { delete cbs_.load(std::memory_order_relaxed); }
 
   /// Executor hook: run the task this state belongs to and complete it, calling
   /// hooks->finishing() (when not null) after the user function returns and before the
@@ -237,11 +247,13 @@ class FutureCore {
   /// Registers `fn` unless the future is already done. Returns an id for remove_callback,
   /// or 0 when the future was done (fn was not stored and the caller should run it).
   std::uint64_t try_add_callback(Callback&& fn) {
-    cb_mu_.lock();
+    if (is_done(state_.load(std::memory_order_acquire))) return 0;  // no list for nothing
+    CallbackList& l = callback_list();
+    l.mu.lock();
     std::uint32_t s = state_.load(std::memory_order_relaxed);
     for (;;) {
       if (is_done(s)) {
-        cb_mu_.unlock();
+        l.mu.unlock();
         return 0;
       }
       if ((s & kCallbacks) ||
@@ -249,14 +261,14 @@ class FutureCore {
                                        std::memory_order_relaxed))
         break;
     }
-    std::uint64_t id = next_id_++;
+    std::uint64_t id = l.next_id++;
     try {
-      callbacks_.push_back(Entry{id, std::move(fn)});
+      l.entries.push_back(Entry{id, std::move(fn)});
     } catch (...) {
-      cb_mu_.unlock();
+      l.mu.unlock();
       throw;
     }
-    cb_mu_.unlock();
+    l.mu.unlock();
     return id;
   }
   /// Runs `fn` when the future is done: at once, in this thread, if it already is.
@@ -265,16 +277,18 @@ class FutureCore {
   }
   /// Forgets a callback that has not run yet; false when it already ran (or is running).
   bool remove_callback(std::uint64_t id) noexcept {
-    cb_mu_.lock();
+    CallbackList* l = cbs_.load(std::memory_order_acquire);
+    if (!l) return false;
+    l->mu.lock();
     bool found = false;
-    for (auto it = callbacks_.begin(); it != callbacks_.end(); ++it) {
+    for (auto it = l->entries.begin(); it != l->entries.end(); ++it) {
       if (it->id == id) {
-        callbacks_.erase(it);
+        l->entries.erase(it);
         found = true;
         break;
       }
     }
-    cb_mu_.unlock();
+    l->mu.unlock();
     return found;
   }
 
@@ -285,6 +299,24 @@ class FutureCore {
     std::uint64_t id;
     Callback fn;
   };
+  // Out of line, made by the first registration: most futures never get a callback, and
+  // every byte of a state is paid for a million times over by a wave of submits (fresh
+  // memory costs a page fault per 4 KiB: block_pool.hpp).
+  struct CallbackList {
+    FutexMutex mu;
+    std::uint64_t next_id = 1;
+    std::vector<Entry> entries;
+  };
+  CallbackList& callback_list() {
+    CallbackList* l = cbs_.load(std::memory_order_acquire);
+    if (l) return *l;
+    auto* mine = new CallbackList;
+    if (cbs_.compare_exchange_strong(l, mine, std::memory_order_acq_rel,
+                                     std::memory_order_acquire))
+      return *mine;
+    delete mine;  // another registration made it first
+    return *l;
+  }
 
   void invoke(Callback& fn) noexcept {
     try {
@@ -299,10 +331,11 @@ class FutureCore {
     if (old & kCallbacks) {
       // Keep the state alive while callbacks run: one may drop the last other handle.
       add_ref();
-      cb_mu_.lock();
-      std::vector<Entry> cbs = std::move(callbacks_);
-      callbacks_.clear();
-      cb_mu_.unlock();
+      CallbackList& l = *cbs_.load(std::memory_order_acquire);  // made before kCallbacks was set
+      l.mu.lock();
+      std::vector<Entry> cbs = std::move(l.entries);
+      l.entries.clear();
+      l.mu.unlock();
       for (Entry& e : cbs) invoke(e.fn);
       release();
     }
@@ -310,10 +343,8 @@ class FutureCore {
 
   std::atomic<std::uint32_t> state_{kPending};
   std::atomic<std::uint32_t> refs_{1};
-  FutexMutex cb_mu_;
-  std::uint64_t next_id_ = 1;
   std::exception_ptr exc_;
-  std::vector<Entry> callbacks_;
+  std::atomic<CallbackList*> cbs_{nullptr};
 };
 
 inline void FutureCore::throw_invalid_state(std::uint32_t phase) const {
