@@ -114,18 +114,14 @@ struct Central {
   }
 
   void new_chunk() {
-    // Map twice the size and keep the 2 MiB-aligned middle: the kernel backs an aligned,
-    // madvised range with huge pages.
-    void* m = ::mmap(nullptr, 2 * kChunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0);
-    if (m == MAP_FAILED) throw std::bad_alloc();
-    auto base = reinterpret_cast<std::uintptr_t>(m);
-    const std::uintptr_t aligned = (base + kChunk - 1) & ~(std::uintptr_t{kChunk} - 1);
-    if (aligned > base) ::munmap(m, aligned - base);
-    const std::uintptr_t end = base + 2 * kChunk;
-    if (end > aligned + kChunk) ::munmap(reinterpret_cast<void*>(aligned + kChunk), end - aligned - kChunk);
-    ::madvise(reinterpret_cast<void*>(aligned), kChunk, MADV_HUGEPAGE);  // a hint: may fail
-    carve = reinterpret_cast<char*>(aligned);
+    // From the C++ heap, 2 MiB-aligned, not a private mmap: memory the program has freed (a
+    // previous wave of other objects) is reused, already backed, instead of faulting in
+    // fresh pages — on a VM a fresh page can cost the host's fault too. A large aligned
+    // request that the heap cannot serve is mmapped by malloc itself. The madvise asks for
+    // huge pages where the range is still unbacked.
+    void* m = ::operator new(kChunk, std::align_val_t{kChunk});
+    ::madvise(m, kChunk, MADV_HUGEPAGE);  // a hint: may fail
+    carve = static_cast<char*>(m);
     carve_end = carve + kChunk;
   }
 };

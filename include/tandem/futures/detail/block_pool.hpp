@@ -23,9 +23,11 @@
 //    kCacheMax blocks it hands kBatch of them to the class's central list, under a mutex
 //    taken once per kBatch frees; an empty cache takes a batch back the same way. A thread's
 //    cache goes to the central lists when the thread exits.
-//  * New blocks are carved from 2 MiB chunks that are madvise(MADV_HUGEPAGE)d, so a wave of
-//    fresh states faults once per 2 MiB where the kernel allows huge pages (THP "madvise" or
-//    "always"), once per 4 KiB otherwise.
+//  * New blocks are carved from 2 MiB-aligned 2 MiB chunks taken from the C++ heap (so memory
+//    the program freed elsewhere is reused, already backed: on a virtual machine a fresh
+//    page can cost the host a fault as well, and a wave of a million states is 80 MiB) and
+//    madvise(MADV_HUGEPAGE)d, so the fresh part faults once per 2 MiB where the kernel allows
+//    huge pages (THP "madvise" or "always"), once per 4 KiB otherwise.
 // Cost: allocation and free are a thread-local list push/pop in the common case.
 // Memory: blocks are never returned to the kernel: the pool keeps the peak number of states
 //  alive at once (x 16-512 bytes) for reuse, as TCMalloc and the TBB allocator keep theirs.
