@@ -11,7 +11,10 @@
 //  * Sleeping: a worker that finds nothing searches a short bounded while (8 rounds of
 //    `pause`, then 24 rounds of sched_yield, so that on a small machine a searcher hands
 //    its CPU to a runnable submitter instead of starving it: 1.0 → 10.5 M tasks/s on 2
-//    CPUs, bench/RESULTS.md), then
+//    CPUs, bench/RESULTS.md); only the first half of the searchers (at least one) poll
+//    every ~16 pauses, the others every ~512, as Go and Tokio cap their spinning threads —
+//    every poll reads the deque a submitter is pushing to, and two fast pollers of an
+//    outpaced submitter halved its rate (9.7 → 16 M tasks/s alone) — then
 //    announces itself in `sleepers_`, re-scans every deque, and sleeps on the futex word
 //    `epoch_`. A submitter wakes a worker only when no worker is searching and one sleeps
 //    (Dekker: push; light_fence; load searching_/sleepers_ — the worker does sleepers_++;
