@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <coroutine>
+#include <latch>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -372,4 +373,40 @@ TEST(Future, ManyWaitersWokenByOneSetResult) {
   f.set_result(9);
   for (auto& t : ts) t.join();
   EXPECT_EQ(ok.load(), 8);
+}
+
+// The callback list is made by the first registration (a CAS on its pointer): threads that
+// register on a fresh future at the same moment, while another completes it, must each see
+// their callback run exactly once — by the completer, or at once in their own thread when
+// they came too late — and none may be lost with a list that lost the race.
+TEST(Future, RacingFirstRegistrationsAndCompletionRunEveryCallbackOnce) {
+  constexpr int kRounds = 300;
+  constexpr int kThreads = 4;
+  constexpr int kPer = 8;
+  for (int round = 0; round < kRounds; ++round) {
+    Future<int> f;
+    std::vector<std::atomic<int>> runs(kThreads * kPer);
+    // A latch says everyone is there; the start is a flag they poll, so that threads on
+    // different CPUs begin within nanoseconds of each other (a futex wake-up is microseconds
+    // apart for each), which is what makes their first registrations overlap.
+    std::latch there(kThreads);
+    std::atomic<bool> go{false};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < kThreads; ++t)
+      ts.emplace_back([&, t] {
+        there.count_down();
+        while (!go.load(std::memory_order_acquire)) tandem::detail::cpu_relax();
+        for (int k = 0; k < kPer; ++k)
+          f.add_done_callback([&runs, i = t * kPer + k](Future<int> g) {
+            EXPECT_EQ(g.result(), 5);
+            runs[static_cast<std::size_t>(i)].fetch_add(1);
+          });
+      });
+    there.wait();
+    go.store(true, std::memory_order_release);
+    f.set_result(5);
+    for (auto& th : ts) th.join();
+    for (std::size_t i = 0; i < runs.size(); ++i)
+      ASSERT_EQ(runs[i].load(), 1) << "round " << round << ", callback " << i;
+  }
 }
