@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -23,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include "tandem/detail/futex_mutex.hpp"
+#include "tandem/detail/wait.hpp"
 #include "tandem/log.hpp"
 #include "tandem/shipping/detail/shipped_map.hpp"
 #include "process_pool/wire.hpp"
@@ -61,6 +64,30 @@ void send_all(int fd, const std::byte* p, std::size_t n) noexcept {
   }
 }
 
+/// send_all of a frame header followed by a body that lies elsewhere (one sendmsg, two parts).
+void send_frame(int fd, const FrameHeader& h, const std::byte* body, std::size_t n) noexcept {
+  std::byte head[sizeof(FrameHeader)];
+  std::memcpy(head, &h, sizeof h);
+  std::size_t skip = 0;  // bytes of head + body sent so far
+  const std::size_t total = sizeof head + n;
+  while (skip < total) {
+    msghdr msg{};
+    iovec part[2];
+    int k = 0;
+    if (skip < sizeof head) part[k++] = {head + skip, sizeof head - skip};
+    const std::size_t bskip = skip > sizeof head ? skip - sizeof head : 0;
+    if (n > bskip) part[k++] = {const_cast<std::byte*>(body) + bskip, n - bskip};
+    msg.msg_iov = part;
+    msg.msg_iovlen = static_cast<std::size_t>(k);
+    const ssize_t w = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      _exit(0);  // the pool is gone: nobody wants the results
+    }
+    skip += static_cast<std::size_t>(w);
+  }
+}
+
 /// Receives the shared page's memfd (SCM_RIGHTS) sent by the pool after the hello, and maps
 /// the page. The memfd stays open: the result log lives in it too (ResultLog grows it).
 WorkerPage* receive_page(int fd, int& mfd) noexcept {
@@ -87,6 +114,10 @@ WorkerPage* receive_page(int fd, int& mfd) noexcept {
 /// The results of the tasks finished since the last send, kept in the pool's memfd after the
 /// page (wire.hpp, WorkerPage): durable the moment a task returns, so the crash of a later
 /// task of the batch loses none of them. The log is also the send buffer: one results frame.
+/// Two threads send from it: the worker's own (send(): the unsent records, then the log is
+/// empty again) and the Watchdog below (send_pending(): the unsent records, which stay in the
+/// log — already delivered, so the pool skips them if it ever reads the log after our death).
+/// `mu_` orders them, and guards `base_` against a grow() (mremap) meanwhile.
 class ResultLog {
  public:
   ResultLog(int mfd, WorkerPage* page) : mfd_(mfd), page_(page) {
@@ -99,6 +130,8 @@ class ResultLog {
     if (p == MAP_FAILED) die("mmap of the result log");
     base_ = static_cast<std::byte*>(p);
   }
+  // Read by the worker's thread only, which is the only one that changes len_ (sent_ may be
+  // behind a concurrent send_pending: then a send() finds fewer bytes to send, never wrong ones).
   bool empty() const noexcept { return len_ == 0; }
   std::size_t size() const noexcept { return len_; }
 
@@ -107,21 +140,47 @@ class ResultLog {
   /// sends it at once instead, which makes it as durable.
   bool commit(const std::vector<std::byte>& rec) noexcept {
     const std::size_t n = rec.size() - kHead;
-    if (sizeof(FrameHeader) + len_ + n > region_ && !grow(sizeof(FrameHeader) + len_ + n))
+    mu_.lock();
+    if (sizeof(FrameHeader) + len_ + n > region_ && !grow(sizeof(FrameHeader) + len_ + n)) {
+      mu_.unlock();
       return false;
+    }
     std::memcpy(base_ + sizeof(FrameHeader) + len_, rec.data() + kHead, n);
     len_ += n;
     std::atomic_ref<std::uint64_t>(page_->committed).store(len_, std::memory_order_release);
+    mu_.unlock();
     return true;
   }
-  /// Sends the records as one results frame, then forgets them.
+  /// Sends the unsent records as one results frame (an empty one when there are none: the
+  /// "ready" frame), then forgets every record.
   void send(int fd) noexcept {
-    const FrameHeader h{static_cast<std::uint32_t>(len_),
-                        static_cast<std::uint32_t>(FrameType::results)};
-    std::memcpy(base_, &h, sizeof h);
-    send_all(fd, base_, sizeof h + len_);
+    mu_.lock();
+    send_unsent(fd);
     std::atomic_ref<std::uint64_t>(page_->committed).store(0, std::memory_order_release);
     len_ = 0;
+    sent_ = 0;
+    mu_.unlock();
+  }
+  /// commit()'s fallback: sends the unsent records, then `rec` (a record behind kHead bytes
+  /// of room) as a frame of its own — as durable as a committed one, since it is out.
+  void send_with(int fd, std::vector<std::byte>& rec) noexcept {
+    mu_.lock();
+    if (len_ > sent_) send_unsent(fd);
+    std::atomic_ref<std::uint64_t>(page_->committed).store(0, std::memory_order_release);
+    len_ = 0;
+    sent_ = 0;
+    const FrameHeader h{static_cast<std::uint32_t>(rec.size() - kHead),
+                        static_cast<std::uint32_t>(FrameType::results)};
+    std::memcpy(rec.data(), &h, sizeof h);
+    send_all(fd, rec.data(), rec.size());
+    mu_.unlock();
+  }
+  /// The Watchdog's send: the unsent records, if any, as one results frame; they stay
+  /// committed (durable) until the worker's next send().
+  void send_pending(int fd) noexcept {
+    mu_.lock();
+    if (len_ > sent_) send_unsent(fd);
+    mu_.unlock();
   }
   /// From here until end_partial(), the items that task `id` (a map chunk) finishes are kept
   /// after the committed records (put(), through shipping/detail/shipped_map.hpp's ChunkProgress).
@@ -139,7 +198,12 @@ class ResultLog {
   static void put(void* ctx, std::span<const std::byte> value) noexcept {
     auto& self = *static_cast<ResultLog*>(ctx);
     const std::size_t at = sizeof(FrameHeader) + self.len_ + self.pbytes_;
-    if (at + value.size() > self.region_ && !self.grow(at + value.size())) return;
+    if (at + value.size() > self.region_) {
+      self.mu_.lock();  // grow() moves base_, which the Watchdog may be sending from
+      const bool ok = self.grow(at + value.size());
+      self.mu_.unlock();
+      if (!ok) return;
+    }
     std::memcpy(self.base_ + at, value.data(), value.size());
     self.pbytes_ += value.size();
     std::atomic_ref<std::uint64_t>(self.page_->partial_bytes).store(self.pbytes_, std::memory_order_relaxed);
@@ -151,6 +215,14 @@ class ResultLog {
   static constexpr std::size_t kHead = sizeof(FrameHeader);
 
  private:
+  // Under mu_.
+  void send_unsent(int fd) noexcept {
+    const FrameHeader h{static_cast<std::uint32_t>(len_ - sent_),
+                        static_cast<std::uint32_t>(FrameType::results)};
+    send_frame(fd, h, base_ + sizeof(FrameHeader) + sent_, len_ - sent_);
+    sent_ = len_;
+  }
+  // Under mu_.
   bool grow(std::size_t need) noexcept {
     std::size_t want = std::max(region_ * 2, need);
     want = (want + kInitialLog - 1) / kInitialLog * kInitialLog;
@@ -168,7 +240,66 @@ class ResultLog {
   std::byte* base_ = nullptr;
   std::size_t region_ = 0;  // mapped bytes (frame header + records)
   std::size_t len_ = 0;     // committed record bytes
+  std::size_t sent_ = 0;    // of which the Watchdog has sent (a prefix)
   std::size_t pbytes_ = 0;  // bytes of the running chunk's finished items, after len_
+  FutexMutex mu_;
+};
+
+/// Sends what the log holds while a task runs long. The worker sends its results at the end
+/// of each frame, or at once after a slow task, or before a function it has seen run slowly
+/// (KnownFunctions) — but the first slow run of a function that was quick until then would
+/// keep the quick results finished before it in the same frame waiting until it returns
+/// (MapTimeout in tests/mpi/mpi_pool_mpitest.cpp: map(sleep, [0, 0, 6]) with timeout=5 got
+/// only one 0). While the worker is busy (`busy_` = 1) this thread looks every kTick, and
+/// sends what is pending; while the worker waits for frames it sleeps on `busy_` (no CPU).
+/// The worker wakes it only on the first task of a frame that finds results pending: a frame
+/// of one task costs nothing.
+class Watchdog {
+ public:
+  static constexpr std::chrono::milliseconds kTick{1};
+
+  Watchdog(ResultLog& log, int fd) : log_(log), fd_(fd), t_([this] { loop(); }) {}
+  ~Watchdog() {
+    stop_.store(true, std::memory_order_relaxed);
+    busy_.store(2, std::memory_order_release);
+    futex_wake_all(busy_);
+    t_.join();
+  }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  /// A task is about to run with results pending.
+  void arm() noexcept {
+    if (busy_.load(std::memory_order_relaxed) == 0) {
+      busy_.store(1, std::memory_order_release);
+      futex_wake_all(busy_);
+    }
+  }
+  /// The worker is about to wait for frames (its results are sent).
+  void idle() noexcept {
+    if (busy_.load(std::memory_order_relaxed) != 0) busy_.store(0, std::memory_order_relaxed);
+  }
+
+ private:
+  void loop() noexcept {
+    while (!stop_.load(std::memory_order_relaxed)) {
+      const std::uint32_t b = busy_.load(std::memory_order_acquire);
+      if (b == 0) {
+        futex_wait(busy_, 0);
+        continue;
+      }
+      futex_wait(busy_, b, Deadline::after(kTick));
+      if (!stop_.load(std::memory_order_relaxed) &&
+          busy_.load(std::memory_order_acquire) == 1)
+        log_.send_pending(fd_);
+    }
+  }
+
+  ResultLog& log_;
+  const int fd_;
+  std::atomic<std::uint32_t> busy_{0};  // 0 idle, 1 busy, 2 stopping
+  std::atomic<bool> stop_{false};
+  std::thread t_;
 };
 
 /// Makes this worker die with the pool's owner, however the owner dies (SIGKILL included) and
@@ -269,6 +400,7 @@ void worker_main(const std::string& sock_name, const shipping::Task& init,
   // An empty results frame: "ready". The pool learns that the initializer returned (a spare
   // is promotable from then on) without polling the page.
   log.send(fd);
+  Watchdog watchdog(log, fd);  // after the log: destroyed (joined) before it
 
   std::vector<std::byte> in(256 * 1024);
   std::vector<std::byte> rec;  // one task's result record, behind room for a frame header
@@ -286,6 +418,7 @@ void worker_main(const std::string& sock_name, const shipping::Task& init,
   };
   for (;;) {
     if (have == in.size()) in.resize(in.size() * 2);
+    watchdog.idle();  // everything finished is sent: nothing for it to do while we wait
     ssize_t n = ::read(fd, in.data() + have, in.size() - have);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -312,6 +445,7 @@ void worker_main(const std::string& sock_name, const shipping::Task& init,
         if (quota_hit) return;  // the pool never sends past the quota; defensive
         const std::size_t fn = known.find(r.trampoline, r.function, r.check);
         if (known.maybe_slow(fn) && !log.empty()) flush(now_ns());
+        if (!log.empty()) watchdog.arm();  // results wait while this task runs
         std::atomic_ref<std::uint64_t>(page->started_ns).store(now_ns(), std::memory_order_relaxed);
         std::atomic_ref<std::uint64_t>(page->running).store(r.id, std::memory_order_seq_cst);
         rec.resize(ResultLog::kHead);
@@ -354,11 +488,8 @@ void worker_main(const std::string& sock_name, const shipping::Task& init,
                                                                            UINT32_MAX))};
         std::memcpy(rec.data() + rec_at, &rr, sizeof rr);
         if (!log.commit(rec)) {  // cannot be kept: send it now, after what the log holds
-          if (!log.empty()) flush(t1);
-          const FrameHeader h{static_cast<std::uint32_t>(rec.size() - rec_at),
-                              static_cast<std::uint32_t>(FrameType::results)};
-          std::memcpy(rec.data(), &h, sizeof h);
-          send_all(fd, rec.data(), rec.size());
+          log.send_with(fd, rec);
+          last_flush = t1;
         }
         // Durable from here: `finished` tells the pool the task is no longer running.
         std::atomic_ref<std::uint64_t>(page->finished).store(r.id, std::memory_order_release);

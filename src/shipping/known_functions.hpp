@@ -11,8 +11,9 @@
 // or seen to take >= kSlowNs once -- it sends what it has.
 //
 // Guarantees: a result waits at most for tasks of functions that always ran in < kSlowNs in
-// this worker (plus the batching interval). Not covered: the first slow run of a function
-// that was always quick before. One worker thread uses an instance; no synchronisation.
+// this worker (plus the batching interval). The first slow run of a function that was
+// always quick before is not foreseen here: the worker's Watchdog thread sends what is
+// pending while it runs (process_pool/worker.cpp), about 1 ms late. One worker thread uses an instance; no synchronisation.
 // Cost: find() is one compare for repeated calls of one function (map chunks, bursts of one
 // submit), a linear scan over the distinct functions seen otherwise.
 #pragma once
