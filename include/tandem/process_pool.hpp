@@ -101,8 +101,10 @@
 //  back batched the same way, at most ~100 µs late -- and never held behind a long task: a
 //  worker sends what it has before running a function it has not yet seen finish quickly
 //  (first run, or once >= 100 µs), so wait(FIRST_COMPLETED) and as_completed see a quick task
-//  at once, as in CPython. (Not covered: the first slow run of a function that was always
-//  quick before.) Idle: every thread and process of the pool sleeps (0% CPU).
+//  at once, as in CPython; and while a task runs, a watchdog thread in the worker sends the
+//  results finished before it within ~1 ms (so the first slow run of a function that was
+//  always quick holds nothing back either; it looks every 1 ms only while results wait).
+//  Idle: every thread and process of the pool sleeps (0% CPU).
 // Differences from Python: cancel() of a running task (above); a dead worker never breaks the
 //  pool; the timeout; a task's result after its worker's death is WorkerDied, not
 //  BrokenProcessPool for everyone; no Python-level "mp_context" — a start method.

@@ -20,10 +20,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "detail/sanitizers.hpp"
 #include "tandem/detail/futex_mutex.hpp"
 #include "tandem/detail/wait.hpp"
 #include "tandem/log.hpp"
@@ -400,7 +402,13 @@ void worker_main(const std::string& sock_name, const shipping::Task& init,
   // An empty results frame: "ready". The pool learns that the initializer returned (a spare
   // is promotable from then on) without polling the page.
   log.send(fd);
-  Watchdog watchdog(log, fd);  // after the log: destroyed (joined) before it
+  // After the log: destroyed (joined) before it. Not under ThreadSanitizer, which kills a
+  // process that starts a thread after a multi-threaded fork (the fork start method's
+  // workers): there a quick result may wait behind the first slow run of a quick function.
+  std::optional<Watchdog> watchdog;
+#if !defined(TANDEM_TSAN)
+  watchdog.emplace(log, fd);
+#endif
 
   std::vector<std::byte> in(256 * 1024);
   std::vector<std::byte> rec;  // one task's result record, behind room for a frame header
@@ -418,7 +426,7 @@ void worker_main(const std::string& sock_name, const shipping::Task& init,
   };
   for (;;) {
     if (have == in.size()) in.resize(in.size() * 2);
-    watchdog.idle();  // everything finished is sent: nothing for it to do while we wait
+    if (watchdog) watchdog->idle();  // everything finished is sent: nothing for it to do while we wait
     ssize_t n = ::read(fd, in.data() + have, in.size() - have);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -445,7 +453,7 @@ void worker_main(const std::string& sock_name, const shipping::Task& init,
         if (quota_hit) return;  // the pool never sends past the quota; defensive
         const std::size_t fn = known.find(r.trampoline, r.function, r.check);
         if (known.maybe_slow(fn) && !log.empty()) flush(now_ns());
-        if (!log.empty()) watchdog.arm();  // results wait while this task runs
+        if (watchdog && !log.empty()) watchdog->arm();  // results wait while this task runs
         std::atomic_ref<std::uint64_t>(page->started_ns).store(now_ns(), std::memory_order_relaxed);
         std::atomic_ref<std::uint64_t>(page->running).store(r.id, std::memory_order_seq_cst);
         rec.resize(ResultLog::kHead);
